@@ -1,0 +1,287 @@
+"""The study file: its schema, its defaults (here and nowhere else), loading and `--set` overrides.
+
+Every user mistake becomes a HarnessError that names the file and the key, e.g.
+`experiments/x.yaml: train.lr: low 0.1 is greater than high 0.001`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError, model_validator
+
+from harness.distributions import ChoiceDist, Distribution, FloatDist, IntDist, parse_distribution, values_of
+from harness.errors import HarnessError
+
+FAMILIES = ("linear", "mlp")
+# The model keys each family reads: the others are neither sampled nor logged for its trials.
+FAMILY_PARAMS = {"linear": (), "mlp": ("n_layers", "hidden", "activation", "dropout")}
+TRAIN_PARAMS = ("loss", "optimizer", "lr", "weight_decay", "batch_size")
+ACTIVATIONS = ("relu", "gelu", "tanh", "silu", "leaky_relu")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+LOSSES = ("auto", "mse", "l1", "huber", "cross_entropy")
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("median", "none")
+MINIMIZED = ("loss", "rmse", "mae", "log_loss")
+
+
+def _fixed(value: Any, kind: type, allowed: tuple | None) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ValueError(f"expected {kind.__name__} or a distribution, got {value!r}")
+    if allowed is not None and value not in allowed:
+        raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def searchable(kind: type, allowed: tuple | None = None):
+    """A field that is either a fixed `kind` value or a distribution over such values."""
+
+    def validate(value: Any) -> Any:
+        if isinstance(value, (IntDist, FloatDist, ChoiceDist)):
+            return value
+        if not isinstance(value, dict):
+            return _fixed(value, kind, allowed)
+        dist = parse_distribution(value)
+        if isinstance(dist, ChoiceDist):
+            return ChoiceDist(tuple(_fixed(v, kind, allowed) for v in dist.options))
+        if allowed is not None or (kind is int and isinstance(dist, FloatDist)):
+            raise ValueError(f"expected a fixed {kind.__name__} or {{choice: [...]}}, got {value}")
+        return dist
+
+    def serialize(value: Any) -> Any:
+        return value.to_yaml() if isinstance(value, (IntDist, FloatDist, ChoiceDist)) else value
+
+    return Annotated[Any, PlainValidator(validate), PlainSerializer(serialize)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class Split(Strict):
+    val: float = Field(0.15, gt=0, lt=1)
+    """Fraction of rows held out for validation (early stopping, pruning, model selection)."""
+    test: float = Field(0.15, gt=0, lt=1)
+    """Fraction of rows held out for the one final score of the champion."""
+    seed: int = 0
+    """Seed of the split: the same seed gives the same rows in every split."""
+
+    @model_validator(mode="after")
+    def _leave_training_rows(self) -> Split:
+        if self.val + self.test >= 0.9:
+            raise ValueError(f"val + test = {self.val + self.test:.2f} leaves too few training rows; keep it under 0.9")
+        return self
+
+
+class DataSpec(Strict):
+    source: str
+    """A CSV/Parquet path, `sklearn:<name>` (diabetes, breast_cancer, wine, iris, digits) or `synthetic:linear`."""
+    target: str | None = None
+    """The column to predict; bundled and synthetic sets know their own."""
+    split: Split = Split()
+    """How rows are divided into train/validation/test."""
+
+
+class ModelSpace(Strict):
+    family: searchable(str, FAMILIES) = "mlp"
+    """Architecture: `linear` (one affine layer) or `mlp`."""
+    n_layers: searchable(int) = 2
+    """Hidden layers of an MLP."""
+    hidden: searchable(int) = 64
+    """Units in each hidden layer of an MLP."""
+    activation: searchable(str, ACTIVATIONS) = "relu"
+    """Non-linearity between MLP layers."""
+    dropout: searchable(float) = 0.0
+    """Dropout probability after each hidden layer of an MLP."""
+
+
+class EarlyStopping(Strict):
+    patience: int = Field(20, ge=1)
+    """Epochs without improvement of the study metric on validation before training stops."""
+
+
+class TrainSpace(Strict):
+    loss: searchable(str, LOSSES) = "auto"
+    """`auto` is mse for regression and cross_entropy for classification."""
+    optimizer: searchable(str, OPTIMIZERS) = "adam"
+    """Optimizer; fused kernels are used where torch has them."""
+    lr: searchable(float) = 1e-3
+    """Learning rate."""
+    weight_decay: searchable(float) = 0.0
+    """L2 penalty (decoupled for adamw)."""
+    batch_size: searchable(int) = 64
+    """Rows per optimizer step."""
+    epochs: int = Field(100, ge=1)
+    """Upper bound on passes over the training rows."""
+    early_stopping: EarlyStopping = EarlyStopping()
+    """When to stop before `epochs` (the best epoch's weights are kept)."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where data and model live: `auto` is CUDA when available, else the CPU."""
+
+
+class StudySettings(Strict):
+    metric: str | None = None
+    """Validation metric to optimize, e.g. `val/rmse`; default val/rmse (regression), val/accuracy."""
+    direction: Literal["minimize", "maximize"] | None = None
+    """Default follows the metric: rmse, mae, loss and log_loss are minimized, the rest maximized."""
+    trials: int = Field(20, ge=1)
+    """Trials to run in this invocation (a resumed study adds this many)."""
+    timeout: float | None = Field(None, gt=0)
+    """Stop starting new trials after this many seconds."""
+    sampler: Literal[SAMPLERS] = "tpe"
+    """Optuna sampler."""
+    pruner: Literal[PRUNERS] = "median"
+    """Optuna pruner that stops unpromising trials early."""
+    seed: int = 0
+    """Seeds the sampler and each trial's weights and batch order."""
+
+
+class Register(Strict):
+    name: str | None = None
+    """Registered model name; defaults to the study's name."""
+    alias: str = "champion"
+    """Alias given to the new version when it beats the current holder."""
+
+
+class StudySpec(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    """The study's name: also the MLflow experiment and the Optuna study."""
+    description: str = ""
+    """One line on the goal of the study."""
+    task: Literal["auto", "regression", "classification"] = "auto"
+    """`auto` infers it from the target column."""
+    data: DataSpec
+    model: ModelSpace = ModelSpace()
+    train: TrainSpace = TrainSpace()
+    study: StudySettings = StudySettings()
+    register: Register = Register()
+
+    @model_validator(mode="after")
+    def _check_metric(self) -> StudySpec:
+        if self.study.metric is not None and not self.study.metric.startswith("val/"):
+            raise ValueError(f"study.metric must be a validation metric like val/rmse, got {self.study.metric!r}")
+        if self.task == "regression" and "cross_entropy" in values_of(self.train.loss):
+            raise ValueError("train.loss cross_entropy is for classification; use mse, l1 or huber")
+        if self.task == "classification" and set(values_of(self.train.loss)) & {"mse", "l1", "huber"}:
+            raise ValueError("train.loss for classification is cross_entropy (or auto)")
+        return self
+
+    @property
+    def model_name(self) -> str:
+        return self.register.name or self.name
+
+    def resolved(self, task: str) -> StudySpec:
+        """A copy with the `auto` choices made now that the task is known."""
+        metric = self.study.metric or ("val/rmse" if task == "regression" else "val/accuracy")
+        direction = self.study.direction or ("minimize" if metric.split("/", 1)[1] in MINIMIZED else "maximize")
+        return self.model_copy(
+            update={
+                "task": task,
+                "study": self.study.model_copy(update={"metric": metric, "direction": direction}),
+                "register": self.register.model_copy(update={"name": self.model_name}),
+            }
+        )
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="python"), sort_keys=False)
+
+
+def apply_override(raw: dict, assignment: str, origin: str) -> None:
+    """Set `a.b.c=value` in the raw study dict; the value is read as YAML (`3`, `0.1`, `[1, 2]`, `{int: [1, 4]}`)."""
+    key, sep, text = assignment.partition("=")
+    if not sep or not key.strip():
+        raise HarnessError(f"{origin}: --set expects key=value (e.g. train.epochs=50), got {assignment!r}")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise HarnessError(f"{origin}: --set {key}: cannot read {text!r} as a value ({err.problem})") from None
+    node = raw
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise HarnessError(f"{origin}: --set {key}: {part} holds a value, not a section")
+    node[parts[-1]] = value
+
+
+def _describe(err: ValidationError, origin: str) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"{origin}: unknown key {key!r}; check the spelling (see harness/config.py for every key)"
+    if first["type"] == "missing":
+        return f"{origin}: {key} is required"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{origin}: {key}: {message}"
+
+
+def build_spec(raw: dict, origin: str, overrides: list[str] = ()) -> StudySpec:
+    """Validate a raw study dict (after `--set` overrides) into a StudySpec."""
+    for assignment in overrides:
+        apply_override(raw, assignment, origin)
+    try:
+        return StudySpec.model_validate(raw)
+    except ValidationError as err:
+        raise HarnessError(_describe(err, origin)) from None
+
+
+def load_spec(path: str | Path, overrides: list[str] = ()) -> StudySpec:
+    """Read and validate a study file; relative data paths are resolved here, once."""
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(f"{path}: no such study file (study files live in experiments/, e.g. experiments/house_prices.yaml)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise HarnessError(f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}") from None
+    if not isinstance(raw, dict):
+        raise HarnessError(f"{path}: a study file is a mapping of keys (name, data, model, ...), got {type(raw).__name__}")
+    spec = build_spec(raw, str(path), overrides)
+    return spec.model_copy(update={"data": spec.data.model_copy(update={"source": _resolve_source(spec.data.source, path)})})
+
+
+def _resolve_source(source: str, study_file: Path) -> str:
+    """A relative file path means the working directory first, then the study file's own folder."""
+    if ":" in source and not Path(source).exists() and source.split(":", 1)[0] in ("sklearn", "synthetic"):
+        return source
+    candidate = Path(source)
+    if not candidate.is_absolute() and not candidate.exists() and (study_file.parent / candidate).exists():
+        candidate = study_file.parent / candidate
+    return str(candidate.resolve()) if candidate.exists() else source
+
+
+def quick_spec(data: str, target: str, task: str, name: str | None, overrides: list[str] = ()) -> StudySpec:
+    """The study `harness study --data FILE --target COL` runs: a broad default space, no YAML needed."""
+    name = name or Path(data).stem.replace("_", "-")
+    raw = {
+        "name": name,
+        "description": f"Quick study of {target} in {Path(data).name}",
+        "task": task,
+        "data": {"source": str(Path(data).resolve()) if Path(data).exists() else data, "target": target},
+        "model": {
+            "family": "mlp",
+            "n_layers": {"int": [1, 3]},
+            "hidden": {"int": [16, 256], "log": True},
+            "activation": {"choice": ["relu", "gelu", "silu"]},
+            "dropout": {"float": [0.0, 0.3]},
+        },
+        "train": {
+            "optimizer": "adamw",
+            "lr": {"float": [1e-4, 3e-2], "log": True},
+            "weight_decay": {"float": [1e-6, 1e-1], "log": True},
+            "batch_size": {"choice": [32, 64, 128, 256]},
+            "epochs": 200,
+            "early_stopping": {"patience": 20},
+        },
+        "study": {"trials": 30},
+    }
+    return build_spec(raw, f"--data {data}", overrides)
+
+
+__all__ = ["Distribution", "StudySpec", "load_spec", "quick_spec", "build_spec", "apply_override"]

@@ -1,0 +1,58 @@
+"""The MLflow pyfunc model: a Predictor (preprocessor + network + label decoding) behind `predict(raw_df)`.
+
+Logged as "models from code" (pyfunc_entry.py), so no class is pickled; the harness package travels in
+the model's code path, and pip requirements are given explicitly because inferring them costs seconds.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+
+from harness.predictor import Predictor
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+ENTRY = PACKAGE_DIR / "pyfunc_entry.py"
+MODEL_NAME = "model"  # the trial's model lives at runs:/<run id>/model
+
+
+def _requirements() -> list[str]:
+    pins = []
+    for dist in ("torch", "mlflow", "scikit-learn", "pandas", "numpy", "joblib", "pydantic", "pyyaml"):
+        version = metadata.version(dist).split("+")[0]  # "2.13.0+cpu" is not on any index
+        pins.append(f"{dist}=={version}")
+    return pins
+
+
+REQUIREMENTS = _requirements()
+
+
+class HarnessModel(mlflow.pyfunc.PythonModel):
+    def load_context(self, context):
+        self.predictor = Predictor.load(context.artifacts)
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        return self.predictor.predict(model_input)
+
+
+def log_model(predictor: Predictor, input_example: pd.DataFrame) -> str:
+    """Log the predictor to the active run as `model`; returns its models:/ URI."""
+    example = input_example.head(5)
+    signature = infer_signature(example, predictor.predict(example))
+    with tempfile.TemporaryDirectory() as folder:
+        artifacts = predictor.save(Path(folder))
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_NAME,
+            python_model=str(ENTRY),
+            artifacts=artifacts,
+            code_paths=[str(PACKAGE_DIR)],
+            pip_requirements=REQUIREMENTS,
+            signature=signature,
+            input_example=example,
+        )
+    return info.model_uri

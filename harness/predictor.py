@@ -1,0 +1,75 @@
+"""A trained network with its preprocessing: raw rows in, predictions in original units or labels out.
+
+This is what the registered model holds. It knows nothing of MLflow (packaging.py wraps it) so the
+study can score a trial exactly as a user of the registry will, without a round trip through the store.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from harness.models import build_model
+
+PREPROCESSOR, NETWORK, META = "preprocessor.joblib", "network.pt", "meta.json"
+
+
+@dataclass
+class Predictor:
+    preprocessor: object  # fitted ColumnTransformer
+    network: nn.Module
+    params: dict
+    meta: dict  # task, target, features, classes, target_mean, target_std
+
+    @classmethod
+    def from_training(cls, data, network: nn.Module, params: dict) -> Predictor:
+        meta = {"task": data.task, "target": data.target, "features": data.features, "classes": data.classes,
+                "target_mean": data.target_mean, "target_std": data.target_std,
+                "n_in": data.n_features, "n_out": data.n_outputs}
+        return cls(data.preprocessor, network.cpu().eval(), params, meta)
+
+    def save(self, folder: Path) -> dict[str, str]:
+        """Write the three files the packaged model needs; returns them by artifact name."""
+        folder.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self.preprocessor, folder / PREPROCESSOR)
+        torch.save({"params": self.params, "state_dict": self.network.state_dict()}, folder / NETWORK)
+        (folder / META).write_text(json.dumps(self.meta, indent=2))
+        return {"preprocessor": str(folder / PREPROCESSOR), "network": str(folder / NETWORK),
+                "meta": str(folder / META)}
+
+    @classmethod
+    def load(cls, files: dict[str, str]) -> Predictor:
+        meta = json.loads(Path(files["meta"]).read_text())
+        saved = torch.load(files["network"], map_location="cpu", weights_only=True)
+        network = build_model(saved["params"], meta["n_in"], meta["n_out"])
+        network.load_state_dict(saved["state_dict"])
+        return cls(joblib.load(files["preprocessor"]), network.eval(), saved["params"], meta)
+
+    def raw_outputs(self, frame: pd.DataFrame) -> np.ndarray:
+        features = frame[self.meta["features"]]
+        with torch.no_grad():
+            X = torch.as_tensor(self.preprocessor.transform(features), dtype=torch.float32)
+            return self.network(X).numpy()
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """One row of output per input row: `prediction` first, then one `proba_<class>` per class."""
+        missing = [c for c in self.meta["features"] if c not in frame.columns]
+        if missing:
+            raise ValueError(f"input is missing column(s) {missing}; the model needs {self.meta['features']}")
+        out = self.raw_outputs(frame)
+        if self.meta["task"] == "regression":
+            values = out[:, 0].astype(np.float64) * self.meta["target_std"] + self.meta["target_mean"]
+            return pd.DataFrame({"prediction": values})
+        proba = torch.softmax(torch.as_tensor(out), 1).numpy().astype(np.float64)
+        classes = self.meta["classes"]
+        result = pd.DataFrame({"prediction": [classes[i] for i in proba.argmax(1)]})
+        for i, label in enumerate(classes):
+            result[f"proba_{label}"] = proba[:, i]
+        return result

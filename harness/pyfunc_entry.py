@@ -1,0 +1,10 @@
+"""Entry file of the packaged model ("models from code"): MLflow runs it at load time.
+
+Never imported by the harness itself.
+"""
+
+import mlflow
+
+from harness.packaging import HarnessModel
+
+mlflow.models.set_model(HarnessModel())

@@ -1,0 +1,235 @@
+"""The Optuna study: the only room where Optuna, torch and MLflow meet.
+
+    spec -> data (once per process) -> study.optimize(objective) -> best trial scored on test -> registry
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import optuna
+import torch
+
+from harness.config import MINIMIZED, StudySpec, load_spec
+from harness.data import Prepared, prepare
+from harness.errors import HarnessError
+from harness.metrics import CLASSIFICATION, REGRESSION, score_predictions
+from harness.models import build_model, count_parameters
+from harness.packaging import log_model
+from harness.predictor import Predictor
+from harness.registry import Decision, load_model, promote
+from harness.space import sample
+from harness.tracking import EpochLog, Tracker, default_tracking_uri
+from harness.train import evaluate, fit, make_loss
+
+PARENT_RUN_ATTR = "mlflow_parent_run_id"
+
+
+@dataclass
+class StudyResult:
+    name: str
+    metric: str
+    states: dict[str, int]
+    best_trial: int
+    best_val: dict[str, float]
+    test: dict[str, float]
+    decision: Decision
+    model_name: str
+    alias: str
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    notes: list[str] = field(default_factory=list)
+
+
+def optuna_storage(storage: str | None, name: str):
+    """A database URL as given; otherwise a journal file (default `mlruns/optuna/<study>.journal`)."""
+    if storage and "://" in storage:
+        return storage
+    path = Path(storage) if storage else Path("mlruns") / "optuna" / f"{name}.journal"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    return JournalStorage(JournalFileBackend(str(path)))
+
+
+def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
+    seed = spec.study.seed
+    return {"tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+            "random": lambda: optuna.samplers.RandomSampler(seed=seed)}[spec.study.sampler]()
+
+
+def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
+    # Let a few trials and epochs pass before judging: early epochs of a good config can look poor.
+    warmup = min(10, max(1, spec.train.epochs // 5))
+    return {"median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup),
+            "none": optuna.pruners.NopPruner}[spec.study.pruner]()
+
+
+def check_metric(spec: StudySpec) -> str:
+    """The bare name of the study metric, checked against the task's metrics."""
+    name = spec.study.metric.split("/", 1)[1]
+    known = (REGRESSION if spec.task == "regression" else CLASSIFICATION) + ("loss",)
+    if name not in known:
+        raise HarnessError(f"study.metric: {spec.study.metric} is not a {spec.task} metric; "
+                           f"choose one of {', '.join('val/' + k for k in known)}")
+    return name
+
+
+def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeout: float | None = None,
+              overrides: list[str] = (), storage: str | None = None, tracking_uri: str | None = None,
+              echo: Callable[[str], None] = print) -> StudyResult:
+    """Run (or resume) a study from a study file or a StudySpec; returns what the summary prints."""
+    if not isinstance(spec, StudySpec):
+        spec = load_spec(spec, overrides)
+    updates = {k: v for k, v in {"trials": trials, "timeout": timeout}.items() if v is not None}
+    spec = spec.model_copy(update={"study": spec.study.model_copy(update=updates)})
+    split = spec.data.split
+    # Everything a user can get wrong is checked before the first write to MLflow or Optuna.
+    data = prepare(spec.data.source, spec.data.target, spec.task, split.val, split.test, split.seed, spec.train.device)
+    spec = spec.resolved(data.task)
+    metric = check_metric(spec)
+    echo(f"study {spec.name}: {data.task} of {data.target!r}, {sum(len(v) for v in data.raw.values())} rows "
+         f"(train {len(data.raw['train'])} / val {len(data.raw['val'])} / test {len(data.raw['test'])}), "
+         f"{data.n_features} features after encoding, device {data.device}")
+    for note in data.notes:
+        echo(f"  note: {note}")
+
+    tracker = Tracker(tracking_uri or default_tracking_uri(), spec.name, str(data.device))
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # the harness prints its own line per trial
+    study = optuna.create_study(study_name=spec.name, storage=optuna_storage(storage, spec.name),
+                                sampler=make_sampler(spec), pruner=make_pruner(spec),
+                                direction=spec.study.direction, load_if_exists=True)
+    if study.direction.name.lower() != spec.study.direction:
+        raise HarnessError(f"study {spec.name!r} already exists and {study.direction.name.lower()}s; "
+                           f"this file asks to {spec.study.direction} (use another name or --storage)")
+    experiment_id = tracker.experiment(spec.name)
+    parent_id = tracker.parent_run(experiment_id, study.user_attrs.get(PARENT_RUN_ATTR))
+    study.set_user_attr(PARENT_RUN_ATTR, parent_id)
+    tracker.client.log_text(parent_id, spec.to_yaml(), "study.yaml")
+    tracker.set_tags(parent_id, {"mlflow.note.content": spec.description, "harness.task": data.task,
+                                 "harness.data_digest": data.digest})
+
+    objective = Objective(spec, data, tracker, experiment_id, parent_id, metric)
+    done_before = len(study.trials)
+    echo(f"{'resuming' if done_before else 'starting'} study with {done_before} earlier trials; "
+         f"running {spec.study.trials} more (optimizing {spec.study.metric}, {spec.study.direction})")
+    try:
+        study.optimize(objective, n_trials=spec.study.trials, timeout=spec.study.timeout,
+                       catch=(Exception,), callbacks=[progress_printer(echo, spec.study.metric)])
+    except BaseException:
+        tracker.finish(parent_id, "KILLED", "interrupted")
+        raise
+    result = crown(study, spec, data, tracker, experiment_id, parent_id, echo)
+    tracker.finish(parent_id, "FINISHED")
+    return result
+
+
+class Objective:
+    """objective(trial): sample, build, train with report/should_prune each epoch, return the val metric."""
+
+    def __init__(self, spec: StudySpec, data: Prepared, tracker: Tracker, experiment_id: str, parent_id: str,
+                 metric: str):
+        self.spec, self.data, self.tracker, self.metric = spec, data, tracker, metric
+        self.experiment_id, self.parent_id = experiment_id, parent_id
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        spec, data = self.spec, self.data
+        params = sample(spec, trial)
+        run_id = self.tracker.start_trial(self.experiment_id, self.parent_id, trial.number, params)
+        trial.set_user_attr("mlflow_run_id", run_id)
+        epochs = EpochLog(self.tracker.client, run_id)
+        seed = spec.study.seed + trial.number
+        torch.manual_seed(seed)
+        model = build_model(params, data.n_features, data.n_outputs).to(data.device)
+
+        def on_epoch(epoch: int, scores: dict) -> None:
+            epochs.add(scores, step=epoch)
+            trial.report(scores[spec.study.metric], epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {epoch}: {spec.study.metric} {scores[spec.study.metric]:.4g}")
+
+        try:
+            result = fit(model, data, params, epochs=spec.train.epochs, patience=spec.train.early_stopping.patience,
+                         metric=self.metric, minimize=spec.study.direction == "minimize", seed=seed, on_epoch=on_epoch)
+            epochs.flush()
+            val = evaluate(model, data, "val", make_loss(params["loss"], data.task), full=True)
+            final = {f"val/{k}": v for k, v in val.items()}
+            final.update({"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+                          "n_parameters": count_parameters(model)})
+            self.tracker.log_metrics(run_id, final, step=result.best_epoch)
+            with self.tracker.active(run_id):
+                trial.set_user_attr("model_uri", log_model(Predictor.from_training(data, model, params), data.raw["train"]))
+            self.tracker.finish(run_id, "FINISHED")
+            return val[self.metric]
+        except optuna.TrialPruned as pruned:
+            epochs.flush()
+            self.tracker.finish(run_id, "KILLED", str(pruned))
+            raise
+        except BaseException as err:
+            epochs.pending and epochs.flush()
+            reason = f"{type(err).__name__}: {err}"
+            trial.set_user_attr("fail_reason", reason)
+            self.tracker.finish(run_id, "FAILED", reason)
+            raise
+
+
+def progress_printer(echo: Callable[[str], None], metric: str):
+    started = [time.monotonic()]
+
+    def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        took = time.monotonic() - started[0]
+        started[0] = time.monotonic()
+        state = trial.state.name
+        if state == "COMPLETE":
+            best = study.best_trial
+            detail = f"{metric} {trial.value:.4g}  (best {best.value:.4g}, trial {best.number})"
+        elif state == "PRUNED":
+            detail = "pruned"
+        else:
+            detail = trial.user_attrs.get("fail_reason", "failed")
+        echo(f"  trial {trial.number:>3} {state:<8} {detail}  [{took:.1f}s]")
+
+    return report
+
+
+def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker, experiment_id: str,
+          parent_id: str, echo: Callable[[str], None]) -> StudyResult:
+    """Score the best trial once on the test split, record it, and offer it to the registry."""
+    states: dict[str, int] = {}
+    for t in study.trials:
+        states[t.state.name] = states.get(t.state.name, 0) + 1
+    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and "model_uri" in t.user_attrs]
+    if not completed:
+        tracker.finish(parent_id, "FAILED", "no trial completed")
+        raise HarnessError(f"study {spec.name}: no trial completed ({states}); see the failed runs' "
+                           "harness.reason tag in the MLflow UI for why")
+    best = study.best_trial
+    run_id, model_uri = best.user_attrs["mlflow_run_id"], best.user_attrs["model_uri"]
+
+    def score_on_test(uri: str) -> dict[str, float]:
+        model = load_model(uri)
+        return score_predictions(model.predict(data.raw["test"]), data.labels["test"], data.task, data.classes)
+
+    test = {f"test/{k}": v for k, v in score_on_test(model_uri).items()}
+    best_val = {k: v for k, v in tracker.client.get_run(run_id).data.metrics.items() if k.startswith("val/")}
+    tracker.log_metrics(run_id, test)
+    tracker.log_metrics(parent_id, {**best_val, **test, "best_trial": best.number})
+    tracker.set_tags(parent_id, {"harness.best_trial": str(best.number), "harness.best_run_id": run_id})
+
+    test_metric = "test/" + spec.study.metric.split("/", 1)[1]
+    if test_metric not in test:
+        test_metric = "test/" + ("rmse" if data.task == "regression" else "accuracy")
+    decision = promote(
+        spec.register.name, spec.register.alias, model_uri, run_id, test[test_metric], test_metric,
+        minimize=test_metric.split("/")[1] in MINIMIZED,
+        score_holder=lambda uri: score_on_test(uri)[test_metric.split("/", 1)[1]],
+        tags={"harness.study": spec.name, "harness.trial": str(best.number), "harness.run_id": run_id,
+              test_metric: f"{test[test_metric]:.6g}"},
+    )
+    return StudyResult(spec.name, spec.study.metric, states, best.number, best_val, test, decision,
+                       spec.register.name, spec.register.alias, tracker.uri, experiment_id, parent_id, data.notes)

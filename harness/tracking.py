@@ -1,0 +1,129 @@
+"""The MLflow run tree, built by explicit run ids: one parent run per study, one child run per trial.
+
+Never the thread-local active run for the tree itself (it breaks with parallel trials), never async
+logging (ending a run waits on a 1 s poll), and per-epoch metrics go out in batches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+from functools import cache
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+
+from harness import __version__
+
+FLUSH_SECONDS = 2.0  # per-epoch metrics reach the UI at least this often while a trial runs
+MAX_BATCH = 1000  # MLflow's limit of metrics per log_batch call
+
+
+def default_tracking_uri() -> str:
+    """`MLFLOW_TRACKING_URI` if set, else the embedded store `sqlite:////<cwd>/mlruns/mlflow.db`."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    store = Path("mlruns").resolve()
+    store.mkdir(exist_ok=True)
+    return f"sqlite:///{store / 'mlflow.db'}"
+
+
+@cache
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+class EpochLog:
+    """Buffers one trial's per-epoch metrics and writes them with log_batch, a few calls per trial."""
+
+    def __init__(self, client: MlflowClient, run_id: str):
+        self.client, self.run_id = client, run_id
+        self.pending: list[Metric] = []
+        self.last_flush = time.monotonic()
+
+    def add(self, scores: dict[str, float], step: int) -> None:
+        now = int(time.time() * 1000)
+        self.pending += [Metric(k, float(v), now, step) for k, v in scores.items()]
+        if time.monotonic() - self.last_flush > FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        for start in range(0, len(self.pending), MAX_BATCH):
+            self.client.log_batch(self.run_id, metrics=self.pending[start:start + MAX_BATCH])
+        self.pending = []
+        self.last_flush = time.monotonic()
+
+
+class Tracker:
+    def __init__(self, tracking_uri: str, study: str, device: str):
+        self.uri = tracking_uri
+        mlflow.set_tracking_uri(tracking_uri)  # log_model and the registry read the global URI
+        self.client = MlflowClient(tracking_uri)
+        self.study = study
+        self.base_tags = {"harness.study": study, "harness.version": __version__, "harness.device": device,
+                          "mlflow.source.git.commit": git_commit()}
+
+    def experiment(self, name: str) -> str:
+        """Get or create the experiment; safe when two processes create it at once."""
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                self.client.restore_experiment(found.experiment_id)
+            return found.experiment_id
+        try:
+            return self.client.create_experiment(name)
+        except MlflowException:
+            found = self.client.get_experiment_by_name(name)  # another process won the race
+            if found is None:
+                raise
+            return found.experiment_id
+
+    def parent_run(self, experiment_id: str, known_run_id: str | None) -> str:
+        """The study's parent run: the one recorded in the study if this store has it, else a new one."""
+        if known_run_id:
+            try:
+                run = self.client.get_run(known_run_id)
+                if run.info.experiment_id == experiment_id and run.info.lifecycle_stage == "active":
+                    self.client.update_run(known_run_id, status="RUNNING")
+                    return known_run_id
+            except MlflowException:
+                pass  # the study's storage outlived this tracking store: start a new parent
+        run = self.client.create_run(experiment_id, run_name="study", tags={**self.base_tags, "harness.role": "study"})
+        return run.info.run_id
+
+    def start_trial(self, experiment_id: str, parent_id: str, number: int, params: dict) -> str:
+        tags = {**self.base_tags, "harness.role": "trial", "harness.trial": str(number),
+                "harness.state": "RUNNING", "mlflow.parentRunId": parent_id}
+        run = self.client.create_run(experiment_id, run_name=f"trial-{number}", tags=tags)
+        self.client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+        return run.info.run_id
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+        now = int(time.time() * 1000)
+        self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()])
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def finish(self, run_id: str, state: str, reason: str | None = None) -> None:
+        """End a run with the status that mirrors the Optuna trial: FINISHED, KILLED (pruned) or FAILED."""
+        tags = {"harness.state": {"FINISHED": "COMPLETE", "KILLED": "PRUNED"}.get(state, state)}
+        if reason:
+            tags["harness.reason"] = reason[:5000]
+        self.set_tags(run_id, tags)
+        self.client.set_terminated(run_id, status=state)
+
+    @contextlib.contextmanager
+    def active(self, run_id: str):
+        """Make run_id this thread's active run for the fluent calls that need one (log_model)."""
+        with mlflow.start_run(run_id=run_id):
+            yield
