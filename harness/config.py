@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, PrivateAttr, ValidationError,
+                      model_validator)
 
 from harness.distributions import ChoiceDist, Distribution, FloatDist, IntDist, parse_distribution, values_of
 from harness.errors import HarnessError
@@ -59,7 +60,7 @@ def searchable(kind: type, allowed: tuple | None = None):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, populate_by_name=True)
 
 
 class Split(Strict):
@@ -158,7 +159,13 @@ class StudySpec(Strict):
     model: ModelSpace = ModelSpace()
     train: TrainSpace = TrainSpace()
     study: StudySettings = StudySettings()
-    register: Register = Register()
+    registry: Register = Field(Register(), alias="register")
+    """Where the champion goes (`register:` in the file)."""
+    _origin: str = PrivateAttr("study")  # the file (or command line) the spec came from, for error messages
+
+    @property
+    def origin(self) -> str:
+        return self._origin
 
     @model_validator(mode="after")
     def _check_metric(self) -> StudySpec:
@@ -172,7 +179,7 @@ class StudySpec(Strict):
 
     @property
     def model_name(self) -> str:
-        return self.register.name or self.name
+        return self.registry.name or self.name
 
     def resolved(self, task: str) -> StudySpec:
         """A copy with the `auto` choices made now that the task is known."""
@@ -182,12 +189,12 @@ class StudySpec(Strict):
             update={
                 "task": task,
                 "study": self.study.model_copy(update={"metric": metric, "direction": direction}),
-                "register": self.register.model_copy(update={"name": self.model_name}),
+                "registry": self.registry.model_copy(update={"name": self.model_name}),
             }
         )
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="python"), sort_keys=False)
+        return yaml.safe_dump(self.model_dump(mode="python", by_alias=True), sort_keys=False)
 
 
 def apply_override(raw: dict, assignment: str, origin: str) -> None:
@@ -224,9 +231,11 @@ def build_spec(raw: dict, origin: str, overrides: list[str] = ()) -> StudySpec:
     for assignment in overrides:
         apply_override(raw, assignment, origin)
     try:
-        return StudySpec.model_validate(raw)
+        spec = StudySpec.model_validate(raw)
     except ValidationError as err:
         raise HarnessError(_describe(err, origin)) from None
+    spec._origin = origin
+    return spec
 
 
 def load_spec(path: str | Path, overrides: list[str] = ()) -> StudySpec:
@@ -243,7 +252,8 @@ def load_spec(path: str | Path, overrides: list[str] = ()) -> StudySpec:
     if not isinstance(raw, dict):
         raise HarnessError(f"{path}: a study file is a mapping of keys (name, data, model, ...), got {type(raw).__name__}")
     spec = build_spec(raw, str(path), overrides)
-    return spec.model_copy(update={"data": spec.data.model_copy(update={"source": _resolve_source(spec.data.source, path)})})
+    spec.data.source = _resolve_source(spec.data.source, path)
+    return spec
 
 
 def _resolve_source(source: str, study_file: Path) -> str:

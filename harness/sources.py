@@ -43,7 +43,10 @@ def load_source(source: str, target: str | None, seed: int) -> tuple[pd.DataFram
     elif scheme == "synthetic" and not Path(source).exists():
         frame, default_target = _synthetic(name, seed)
     else:
-        frame, default_target = read_table(source), None
+        try:
+            frame, default_target = read_table(source), None
+        except HarnessError as err:
+            raise HarnessError(f"data.source: {err}") from None
     target = target or default_target
     if target is None:
         raise HarnessError(f"data.target is required for {source}: name the column to predict")

@@ -90,9 +90,13 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     spec = spec.model_copy(update={"study": spec.study.model_copy(update=updates)})
     split = spec.data.split
     # Everything a user can get wrong is checked before the first write to MLflow or Optuna.
-    data = prepare(spec.data.source, spec.data.target, spec.task, split.val, split.test, split.seed, spec.train.device)
-    spec = spec.resolved(data.task)
-    metric = check_metric(spec)
+    try:
+        data = prepare(spec.data.source, spec.data.target, spec.task, split.val, split.test, split.seed,
+                       spec.train.device)
+        spec = spec.resolved(data.task)
+        metric = check_metric(spec)
+    except HarnessError as err:
+        raise HarnessError(f"{spec.origin}: {err}") from None
     echo(f"study {spec.name}: {data.task} of {data.target!r}, {sum(len(v) for v in data.raw.values())} rows "
          f"(train {len(data.raw['train'])} / val {len(data.raw['val'])} / test {len(data.raw['test'])}), "
          f"{data.n_features} features after encoding, device {data.device}")
@@ -161,7 +165,8 @@ class Objective:
             final = {f"val/{k}": v for k, v in val.items()}
             final.update({"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                           "n_parameters": count_parameters(model)})
-            self.tracker.log_metrics(run_id, final, step=result.best_epoch)
+            # One step past the last epoch, so the run's latest (shown) values are the restored best epoch's.
+            self.tracker.log_metrics(run_id, final, step=result.epochs_run)
             with self.tracker.active(run_id):
                 trial.set_user_attr("model_uri", log_model(Predictor.from_training(data, model, params), data.raw["train"]))
             self.tracker.finish(run_id, "FINISHED")
@@ -225,11 +230,11 @@ def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker
     if test_metric not in test:
         test_metric = "test/" + ("rmse" if data.task == "regression" else "accuracy")
     decision = promote(
-        spec.register.name, spec.register.alias, model_uri, run_id, test[test_metric], test_metric,
+        spec.registry.name, spec.registry.alias, model_uri, run_id, test[test_metric], test_metric,
         minimize=test_metric.split("/")[1] in MINIMIZED,
         score_holder=lambda uri: score_on_test(uri)[test_metric.split("/", 1)[1]],
         tags={"harness.study": spec.name, "harness.trial": str(best.number), "harness.run_id": run_id,
               test_metric: f"{test[test_metric]:.6g}"},
     )
     return StudyResult(spec.name, spec.study.metric, states, best.number, best_val, test, decision,
-                       spec.register.name, spec.register.alias, tracker.uri, experiment_id, parent_id, data.notes)
+                       spec.registry.name, spec.registry.alias, tracker.uri, experiment_id, parent_id, data.notes)

@@ -1,0 +1,22 @@
+"""Shared fixtures: every test gets its own folder with a real MLflow store (SQLite) and Optuna journal."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project-like folder (experiments/ copied in, empty mlruns/) as the working directory."""
+    shutil.copytree(ROOT / "experiments", tmp_path / "experiments")
+    (tmp_path / "mlruns").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    return tmp_path
