@@ -1,0 +1,73 @@
+"""The champion as a user meets it: registered, loaded by name in a fresh process, predicting on raw rows;
+and an alias that a worse model does not move."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+import harness
+from helpers import mlflow_client, run_cli
+
+HOUSES = "experiments/data/house_prices.csv"
+
+
+@pytest.mark.slow
+def test_champion_predicts_in_a_fresh_process_and_keeps_its_alias(workdir: Path) -> None:
+    out = run_cli("study", "experiments/house_prices.yaml", "--trials", "3", "--set", "train.epochs=40")
+    assert "promoted to @champion (no previous champion)" in out.stdout
+    assert "harness predict models:/house-prices@champion" in out.stdout
+
+    client: MlflowClient = mlflow_client()
+    champion = client.get_model_version_by_alias("house-prices", "champion")
+    assert champion.tags["harness.study"] == "house-prices"
+    best_run = client.get_run(champion.run_id)
+    assert champion.tags["harness.trial"] == best_run.data.tags["harness.trial"]
+
+    # A fresh process, the registry, a raw CSV that still holds the target column.
+    run_cli("predict", "models:/house-prices@champion", HOUSES, "-o", "predictions.csv")
+    fresh = pd.read_csv(workdir / "predictions.csv")
+    raw = pd.read_csv(workdir / HOUSES)
+    assert list(fresh.columns) == ["prediction"] and len(fresh) == len(raw)
+    # The study's own model (the best trial's run) gives the same numbers on the same rows.
+    own = harness.predict(f"runs:/{champion.run_id}/model", raw)
+    np.testing.assert_allclose(fresh["prediction"].to_numpy(), own["prediction"].to_numpy(), rtol=1e-6)
+    assert (fresh["prediction"] > 10_000).all(), "predictions come back in dollars, not standardized units"
+
+    # A worse model (one epoch at a tiny learning rate) registers a version but leaves the alias.
+    worse = run_cli("study", "experiments/house_prices.yaml", "--trials", "1", "--set", "name=house-prices-worse",
+                    "--set", "register.name=house-prices", "--set", "train.epochs=1", "--set", "train.lr=1.0e-6",
+                    "--set", "model.family=linear")
+    assert f"the champion stays version {champion.version}" in worse.stdout
+    assert client.get_model_version_by_alias("house-prices", "champion").version == champion.version
+    versions = client.search_model_versions("name='house-prices'")
+    assert len(versions) == 2
+
+
+@pytest.mark.slow
+def test_text_labels_round_trip_through_quick_mode(workdir: Path) -> None:
+    """A yes/no target with no study file: classes are encoded for training and decoded in predictions."""
+    out = run_cli("study", "--data", HOUSES, "--target", "aircon", "--trials", "2", "--set", "train.epochs=5")
+    assert "classification of 'aircon'" in out.stdout
+    predictions = run_cli("predict", "models:/house-prices@champion", HOUSES).stdout.splitlines()
+    assert predictions[0] == "prediction,proba_no,proba_yes"
+    assert {line.split(",")[0] for line in predictions[1:]} <= {"yes", "no"}
+    assert len(predictions) == 1 + len(pd.read_csv(workdir / HOUSES))
+
+
+@pytest.mark.slow
+def test_python_api_matches_the_cli(workdir: Path) -> None:
+    result = harness.run_study("experiments/breast_cancer.yaml", trials=1, overrides=["train.epochs=3"],
+                               echo=lambda line: None)
+    assert result.decision.promoted and result.best_trial == 0
+    assert 0.5 < result.test["test/accuracy"] <= 1.0
+    model = harness.load_model("models:/breast-cancer@champion")
+    from sklearn.datasets import load_breast_cancer
+
+    rows = load_breast_cancer(as_frame=True).frame.drop(columns=["target"]).head(4)
+    labels = model.predict(rows)["prediction"]
+    assert set(labels) <= {"malignant", "benign"}
