@@ -16,16 +16,39 @@ from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, PlainValida
 from harness.distributions import ChoiceDist, Distribution, FloatDist, IntDist, parse_distribution, values_of
 from harness.errors import HarnessError
 
-FAMILIES = ("linear", "mlp")
+FAMILIES = ("linear", "mlp", "cnn")
 # The model keys each family reads: the others are neither sampled nor logged for its trials.
-FAMILY_PARAMS = {"linear": (), "mlp": ("n_layers", "hidden", "activation", "dropout")}
-TRAIN_PARAMS = ("loss", "optimizer", "lr", "weight_decay", "batch_size")
+FAMILY_PARAMS = {
+    "linear": (),
+    "mlp": ("n_layers", "per_layer_width", "hidden", "activation", "dropout", "norm", "residual"),
+    "cnn": ("conv_blocks", "channels", "kernel_size", "pooling", "norm", "activation", "dropout", "hidden"),
+}
+# Training keys, each with the condition under which a trial reads (samples and logs) it.
+TRAIN_PARAMS = {
+    "loss": lambda p: True,
+    "label_smoothing": lambda p: p["loss"] == "cross_entropy",
+    "optimizer": lambda p: True,
+    "lr": lambda p: True,
+    "momentum": lambda p: p["optimizer"] in ("sgd", "rmsprop"),
+    "nesterov": lambda p: p["optimizer"] == "sgd",
+    "weight_decay": lambda p: True,
+    "schedule": lambda p: True,
+    "grad_clip": lambda p: True,
+    "batch_size": lambda p: True,
+}
+AUGMENT_PARAMS = ("shift", "flip", "noise")
 ACTIVATIONS = ("relu", "gelu", "tanh", "silu", "leaky_relu")
+NORMS = ("none", "batch", "layer")
+POOLINGS = ("max", "avg", "none")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-LOSSES = ("auto", "mse", "l1", "huber", "cross_entropy")
-SAMPLERS = ("tpe", "random")
-PRUNERS = ("median", "none")
-MINIMIZED = ("loss", "rmse", "mae", "log_loss")
+LOSSES = ("auto", "mse", "l1", "huber", "cross_entropy", "bce")
+REGRESSION_LOSSES = ("mse", "l1", "huber")
+SCHEDULES = ("none", "cosine", "step", "onecycle", "plateau")
+SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp", "qmc", "nsga2")
+PRUNERS = ("median", "percentile", "successive_halving", "hyperband", "none")
+# Objectives beside validation metrics: the network's size and its inference time per 1,000 rows.
+EXTRA_OBJECTIVES = ("n_parameters", "latency_ms")
+MINIMIZED = ("loss", "rmse", "mae", "log_loss") + EXTRA_OBJECTIVES
 
 
 def _fixed(value: Any, kind: type, allowed: tuple | None) -> Any:
@@ -49,7 +72,7 @@ def searchable(kind: type, allowed: tuple | None = None):
         dist = parse_distribution(value)
         if isinstance(dist, ChoiceDist):
             return ChoiceDist(tuple(_fixed(v, kind, allowed) for v in dist.options))
-        if allowed is not None or (kind is int and isinstance(dist, FloatDist)):
+        if allowed is not None or kind not in (int, float) or (kind is int and isinstance(dist, FloatDist)):
             raise ValueError(f"expected a fixed {kind.__name__} or {{choice: [...]}}, got {value}")
         return dist
 
@@ -85,19 +108,49 @@ class DataSpec(Strict):
     """The column to predict; bundled and synthetic sets know their own."""
     split: Split = Split()
     """How rows are divided into train/validation/test."""
+    kind: Literal["auto", "table", "images"] = "auto"
+    """`images` reads sklearn:digits as 8x8 images; .npz files and image folders are always images."""
+    text: list[str] | None = None
+    """Text columns vectorized with TF-IDF; default: detected (free text in a non-numeric column)."""
+    target_transform: Literal["standardize", "log", "none"] = "standardize"
+    """Regression only: how targets are scaled for training; undone inside the packaged model."""
 
 
 class ModelSpace(Strict):
     family: searchable(str, FAMILIES) = "mlp"
-    """Architecture: `linear` (one affine layer) or `mlp`."""
+    """Architecture: `linear` (one affine layer), `mlp`, or `cnn` (images only)."""
     n_layers: searchable(int) = 2
-    """Hidden layers of an MLP."""
+    """mlp: hidden layers."""
     hidden: searchable(int) = 64
-    """Units in each hidden layer of an MLP."""
+    """mlp: units per hidden layer; cnn: units of the head's hidden layer (0 for none)."""
+    per_layer_width: searchable(bool) = False
+    """mlp: sample `hidden` once per layer (hidden_0, hidden_1, ...) instead of once for all."""
     activation: searchable(str, ACTIVATIONS) = "relu"
-    """Non-linearity between MLP layers."""
+    """mlp, cnn: the non-linearity."""
     dropout: searchable(float) = 0.0
-    """Dropout probability after each hidden layer of an MLP."""
+    """mlp, cnn: dropout probability after each hidden layer or conv block."""
+    norm: searchable(str, NORMS) = "none"
+    """mlp, cnn: normalization after each layer (`layer` is GroupNorm(1) in a cnn)."""
+    residual: searchable(bool) = False
+    """mlp: skip connections around hidden layers of equal width."""
+    conv_blocks: searchable(int) = 2
+    """cnn: conv blocks (conv, norm, activation, pooling, dropout)."""
+    channels: searchable(int) = 32
+    """cnn: channels of the first block, doubled in each later block."""
+    kernel_size: searchable(int) = 3
+    """cnn: square kernel size (odd, padded to keep the size)."""
+    pooling: searchable(str, POOLINGS) = "max"
+    """cnn: 2x2 pooling after each block while the image is larger than 1x1."""
+
+    @model_validator(mode="after")
+    def _branches_are_offered(self) -> ModelSpace:
+        offered = set(values_of(self.family))
+        for key in sorted(self.model_fields_set - {"family"}):
+            owners = {f for f, keys in FAMILY_PARAMS.items() if key in keys}
+            if owners and not owners & offered:
+                raise ValueError(f"{key} belongs to {' and '.join(sorted(owners))}, which this study does "
+                                 f"not offer (family: {', '.join(sorted(offered))}); remove it or add the family")
+        return self
 
 
 class EarlyStopping(Strict):
@@ -105,15 +158,36 @@ class EarlyStopping(Strict):
     """Epochs without improvement of the study metric on validation before training stops."""
 
 
+class Augment(Strict):
+    shift: searchable(int) = 0
+    """Images: random shifts of up to this many pixels in each direction."""
+    flip: searchable(bool) = False
+    """Images: random horizontal flips."""
+    noise: searchable(float) = 0.0
+    """Gaussian noise of this standard deviation added to (standardized) inputs."""
+
+
 class TrainSpace(Strict):
     loss: searchable(str, LOSSES) = "auto"
-    """`auto` is mse for regression and cross_entropy for classification."""
+    """`auto` is mse for regression and cross_entropy for classification; `bce` for binary classes."""
+    label_smoothing: searchable(float) = 0.0
+    """cross_entropy: share of the target mass spread over all classes."""
     optimizer: searchable(str, OPTIMIZERS) = "adam"
     """Optimizer; fused kernels are used where torch has them."""
     lr: searchable(float) = 1e-3
-    """Learning rate."""
+    """Learning rate (the peak rate under onecycle)."""
+    momentum: searchable(float) = 0.9
+    """sgd, rmsprop: momentum."""
+    nesterov: searchable(bool) = False
+    """sgd: Nesterov momentum."""
     weight_decay: searchable(float) = 0.0
     """L2 penalty (decoupled for adamw)."""
+    schedule: searchable(str, SCHEDULES) = "none"
+    """Learning-rate schedule over the epochs: cosine, step, onecycle or plateau (on the study metric)."""
+    grad_clip: searchable(float) = 0.0
+    """Clip the gradients' total norm to this value; 0 turns clipping off."""
+    augment: Augment = Augment()
+    """Augmentation of training batches, on the device; validation and test data are never augmented."""
     batch_size: searchable(int) = 64
     """Rows per optimizer step."""
     epochs: int = Field(100, ge=1)
@@ -126,7 +200,10 @@ class TrainSpace(Strict):
 
 class StudySettings(Strict):
     metric: str | None = None
-    """Validation metric to optimize, e.g. `val/rmse`; default val/rmse (regression), val/accuracy."""
+    """Validation metric to optimize, e.g. `val/rmse`; default val/rmse (regression), val/accuracy.
+    In a multi-objective study it is the primary one, which picks the champion from the Pareto front."""
+    objectives: list[str] | None = None
+    """Multi-objective: e.g. [val/rmse, n_parameters] or [val/accuracy, latency_ms]; includes `metric`."""
     direction: Literal["minimize", "maximize"] | None = None
     """Default follows the metric: rmse, mae, loss and log_loss are minimized, the rest maximized."""
     trials: int = Field(20, ge=1)
@@ -139,6 +216,8 @@ class StudySettings(Strict):
     """Optuna pruner that stops unpromising trials early."""
     seed: int = 0
     """Seeds the sampler and each trial's weights and batch order."""
+    enqueue: list[dict[str, Any]] = []
+    """Warm start: known-good parameter sets tried first, e.g. [{lr: 0.01, n_layers: 2}]."""
 
 
 class Register(Strict):
@@ -159,6 +238,8 @@ class StudySpec(Strict):
     model: ModelSpace = ModelSpace()
     train: TrainSpace = TrainSpace()
     study: StudySettings = StudySettings()
+    baselines: bool = True
+    """Fit reference models (ridge or logistic regression, histogram gradient boosting) on the same splits."""
     registry: Register = Field(Register(), alias="register")
     """Where the champion goes (`register:` in the file)."""
     _origin: str = PrivateAttr("study")  # the file (or command line) the spec came from, for error messages
@@ -171,10 +252,21 @@ class StudySpec(Strict):
     def _check_metric(self) -> StudySpec:
         if self.study.metric is not None and not self.study.metric.startswith("val/"):
             raise ValueError(f"study.metric must be a validation metric like val/rmse, got {self.study.metric!r}")
-        if self.task == "regression" and "cross_entropy" in values_of(self.train.loss):
-            raise ValueError("train.loss cross_entropy is for classification; use mse, l1 or huber")
-        if self.task == "classification" and set(values_of(self.train.loss)) & {"mse", "l1", "huber"}:
-            raise ValueError("train.loss for classification is cross_entropy (or auto)")
+        losses = set(values_of(self.train.loss))
+        if self.task == "regression" and losses & {"cross_entropy", "bce"}:
+            raise ValueError("train.loss cross_entropy and bce are for classification; use mse, l1 or huber")
+        if self.task == "classification" and losses & set(REGRESSION_LOSSES):
+            raise ValueError("train.loss for classification is cross_entropy, bce (two classes) or auto")
+        objectives = self.study.objectives
+        if objectives is not None:
+            for name in objectives:
+                if not (name.startswith("val/") or name in EXTRA_OBJECTIVES):
+                    raise ValueError(f"study.objectives: {name!r} is neither a val/ metric nor one of "
+                                     f"{', '.join(EXTRA_OBJECTIVES)}")
+            if len(set(objectives)) != len(objectives) or len(objectives) < 2:
+                raise ValueError("study.objectives needs two or more different objectives")
+            if self.study.metric is not None and self.study.metric not in objectives:
+                raise ValueError(f"study.metric {self.study.metric} must be one of study.objectives")
         return self
 
     @property
@@ -183,11 +275,17 @@ class StudySpec(Strict):
 
     def resolved(self, task: str) -> StudySpec:
         """A copy with the `auto` choices made now that the task is known."""
-        metric = self.study.metric or ("val/rmse" if task == "regression" else "val/accuracy")
+        objectives = self.study.objectives
+        default = "val/rmse" if task == "regression" else "val/accuracy"
+        metric = self.study.metric or next((o for o in objectives or () if o.startswith("val/")), default)
         direction = self.study.direction or ("minimize" if metric.split("/", 1)[1] in MINIMIZED else "maximize")
+        loss = self.train.loss
+        if loss == "auto":
+            loss = "mse" if task == "regression" else "cross_entropy"
         return self.model_copy(
             update={
                 "task": task,
+                "train": self.train.model_copy(update={"loss": loss}),
                 "study": self.study.model_copy(update={"metric": metric, "direction": direction}),
                 "registry": self.registry.model_copy(update={"name": self.model_name}),
             }

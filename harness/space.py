@@ -1,15 +1,18 @@
 """The one place where the declared search space becomes `trial.suggest_*` calls.
 
-The result is a plain dict (fixed values included) that the builders and the training loop take; a
-family's own parameters are sampled only in trials of that family, so they appear only in its runs.
+The result is a plain dict (fixed values included) that the builders and the training loop take. The
+space is conditional: a family's own parameters are sampled only in trials of that family, per-layer
+widths only for the sampled depth, momentum only for optimizers that have it, and so on, so each run's
+params show exactly what its trial used.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from harness.config import FAMILY_PARAMS, TRAIN_PARAMS, StudySpec
-from harness.distributions import ChoiceDist, FloatDist, IntDist
+from harness.config import AUGMENT_PARAMS, FAMILY_PARAMS, TRAIN_PARAMS, StudySpec
+from harness.distributions import ChoiceDist, FloatDist, IntDist, values_of
+from harness.errors import HarnessError
 
 
 def suggest(trial: Any, name: str, value: Any) -> Any:
@@ -27,7 +30,44 @@ def sample(spec: StudySpec, trial: Any) -> dict:
     """Sample one configuration: the family first, then only the parameters that family reads."""
     params = {"family": suggest(trial, "family", spec.model.family)}
     for key in FAMILY_PARAMS[params["family"]]:
-        params[key] = suggest(trial, key, getattr(spec.model, key))
-    for key in TRAIN_PARAMS:
-        params[key] = suggest(trial, key, getattr(spec.train, key))
+        if key == "hidden" and params.get("per_layer_width"):
+            params[key] = [suggest(trial, f"hidden_{i}", spec.model.hidden) for i in range(params["n_layers"])]
+        else:
+            params[key] = suggest(trial, key, getattr(spec.model, key))
+    for key, applies in TRAIN_PARAMS.items():
+        if applies(params):
+            params[key] = suggest(trial, key, getattr(spec.train, key))
+    for key in AUGMENT_PARAMS:
+        params[f"augment_{key}"] = suggest(trial, f"augment_{key}", getattr(spec.train.augment, key))
     return params
+
+
+def searched(spec: StudySpec) -> dict[str, Any]:
+    """Every distribution in the study file, by the name its trials suggest it under."""
+    out = {}
+    for key in ("family", *{k for keys in FAMILY_PARAMS.values() for k in keys}):
+        out[key] = getattr(spec.model, key)
+    for key in TRAIN_PARAMS:
+        out[key] = getattr(spec.train, key)
+    for key in AUGMENT_PARAMS:
+        out[f"augment_{key}"] = getattr(spec.train.augment, key)
+    return {k: v for k, v in out.items() if isinstance(v, (IntDist, FloatDist, ChoiceDist))}
+
+
+def grid_space(spec: StudySpec) -> dict[str, list]:
+    """The grid sampler's grid: every choice and every integer range, enumerated."""
+    grid = {}
+    for name, dist in searched(spec).items():
+        if isinstance(dist, FloatDist):
+            raise HarnessError(f"{spec.origin}: study.sampler grid cannot enumerate the float range {name}; "
+                               "use {choice: [...]} for it or another sampler")
+        if isinstance(dist, IntDist):
+            values = list(range(dist.low, dist.high + 1, dist.step))
+            grid[name] = values
+        else:
+            grid[name] = list(dist.options)
+    if True in values_of(spec.model.per_layer_width):
+        widths = grid.get("hidden", [spec.model.hidden])
+        for i in range(max(values_of(spec.model.n_layers))):
+            grid[f"hidden_{i}"] = widths
+    return grid

@@ -148,8 +148,6 @@ class Objective:
         trial.set_user_attr("mlflow_run_id", run_id)
         epochs = EpochLog(self.tracker.client, run_id)
         seed = spec.study.seed + trial.number
-        torch.manual_seed(seed)
-        model = build_model(params, data.n_features, data.n_outputs).to(data.device)
 
         def on_epoch(epoch: int, scores: dict) -> None:
             epochs.add(scores, step=epoch)
@@ -158,6 +156,8 @@ class Objective:
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}: {spec.study.metric} {scores[spec.study.metric]:.4g}")
 
         try:
+            torch.manual_seed(seed)
+            model = build_model(params, data.n_features, data.n_outputs).to(data.device)
             result = fit(model, data, params, epochs=spec.train.epochs, patience=spec.train.early_stopping.patience,
                          metric=self.metric, minimize=spec.study.direction == "minimize", seed=seed, on_epoch=on_epoch)
             epochs.flush()
