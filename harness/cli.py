@@ -56,6 +56,9 @@ def study(
                                           help="Optuna storage: a database URL or a journal file path."),
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI "
                                                "(default: $MLFLOW_TRACKING_URI, else sqlite in ./mlruns)."),
+    warm_start_from: Optional[str] = typer.Option(None, "--warm-start-from", metavar="STUDY",
+                                                  help="Try the best 3 trials of this earlier study (same "
+                                                       "Optuna storage) first."),
 ) -> None:
     """Run (or resume) a study: every trial a child run in MLflow, the best one registered as champion."""
     if (study_file is None) == (data is None):
@@ -72,7 +75,7 @@ def study(
         from harness.study import run_study
 
         result = run_study(spec, trials=trials, timeout=timeout, storage=storage, tracking_uri=tracking_uri,
-                           echo=typer.echo)
+                           warm_start_from=warm_start_from, echo=typer.echo)
     except HarnessError as err:
         fail(str(err))
     typer.echo(summary(result))

@@ -13,17 +13,21 @@ from typing import Callable
 import optuna
 import torch
 
+from harness import objectives, pareto
 from harness.config import MINIMIZED, StudySpec, load_spec
 from harness.data import Prepared, prepare
 from harness.errors import HarnessError
+from harness.lineage import dataset_inputs
 from harness.metrics import CLASSIFICATION, REGRESSION, score_predictions
 from harness.models import build_model, count_parameters
 from harness.packaging import log_model
 from harness.predictor import Predictor
 from harness.registry import Decision, load_model, promote
+from harness.samplers import make_pruner, make_sampler, multi_objective, planned_trials
 from harness.space import sample
 from harness.tracking import EpochLog, Tracker, default_tracking_uri
 from harness.train import evaluate, fit, make_loss
+from harness.warmstart import check_enqueue, enqueue_from_file, enqueue_from_study, load_source_study
 
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
 
@@ -43,13 +47,18 @@ class StudyResult:
     experiment_id: str
     parent_run_id: str
     notes: list[str] = field(default_factory=list)
+    pareto_front: list[int] | None = None  # multi-objective: the trial numbers on the front
+
+
+def journal_path(storage: str | None, name: str) -> Path:
+    return Path(storage) if storage else Path("mlruns") / "optuna" / f"{name}.journal"
 
 
 def optuna_storage(storage: str | None, name: str):
     """A database URL as given; otherwise a journal file (default `mlruns/optuna/<study>.journal`)."""
     if storage and "://" in storage:
         return storage
-    path = Path(storage) if storage else Path("mlruns") / "optuna" / f"{name}.journal"
+    path = journal_path(storage, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -57,23 +66,22 @@ def optuna_storage(storage: str | None, name: str):
     return JournalStorage(JournalFileBackend(str(path)))
 
 
-def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
-    seed = spec.study.seed
-    return {"tpe": lambda: optuna.samplers.TPESampler(seed=seed),
-            "random": lambda: optuna.samplers.RandomSampler(seed=seed)}[spec.study.sampler]()
-
-
-def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
-    # Let a few trials and epochs pass before judging: early epochs of a good config can look poor.
-    warmup = min(10, max(1, spec.train.epochs // 5))
-    return {"median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup),
-            "none": optuna.pruners.NopPruner}[spec.study.pruner]()
+def earlier_study(name: str, storage: str | None) -> optuna.Study:
+    """The study `--warm-start-from NAME` points at, in the same storage; never creates one."""
+    if storage and "://" in storage:
+        return load_source_study(name, storage, storage)
+    path = journal_path(storage, name)
+    if not path.is_file():
+        raise HarnessError(f"--warm-start-from {name}: no study journal at {path}; run that study first, "
+                           "or give the --storage that holds it")
+    return load_source_study(name, optuna_storage(storage, name), str(path))
 
 
 def check_metric(spec: StudySpec) -> str:
-    """The bare name of the study metric, checked against the task's metrics."""
+    """The bare name of the study metric, checked (with any other objectives) against the task's metrics."""
     name = spec.study.metric.split("/", 1)[1]
     known = (REGRESSION if spec.task == "regression" else CLASSIFICATION) + ("loss",)
+    objectives.check_objectives(spec, known)  # first: the metric may be the objectives' first val/ one
     if name not in known:
         raise HarnessError(f"study.metric: {spec.study.metric} is not a {spec.task} metric; "
                            f"choose one of {', '.join('val/' + k for k in known)}")
@@ -82,8 +90,11 @@ def check_metric(spec: StudySpec) -> str:
 
 def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeout: float | None = None,
               overrides: list[str] = (), storage: str | None = None, tracking_uri: str | None = None,
-              echo: Callable[[str], None] = print) -> StudyResult:
-    """Run (or resume) a study from a study file or a StudySpec; returns what the summary prints."""
+              warm_start_from: str | None = None, echo: Callable[[str], None] = print) -> StudyResult:
+    """Run (or resume) a study from a study file or a StudySpec; returns what the summary prints.
+
+    `warm_start_from` names an earlier study in the same Optuna storage whose best trials go first.
+    """
     if not isinstance(spec, StudySpec):
         spec = load_spec(spec, overrides)
     updates = {k: v for k, v in {"trials": trials, "timeout": timeout}.items() if v is not None}
@@ -97,6 +108,12 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
         metric = check_metric(spec)
     except HarnessError as err:
         raise HarnessError(f"{spec.origin}: {err}") from None
+    check_enqueue(spec)
+    sampler, pruner = make_sampler(spec), make_pruner(spec)
+    if warm_start_from == spec.name:
+        raise HarnessError(f"--warm-start-from {warm_start_from} is this study itself; running it again resumes it")
+    source = earlier_study(warm_start_from, storage) if warm_start_from else None
+    directions = objectives.directions(spec)
     echo(f"study {spec.name}: {data.task} of {data.target!r}, {sum(len(v) for v in data.raw.values())} rows "
          f"(train {len(data.raw['train'])} / val {len(data.raw['val'])} / test {len(data.raw['test'])}), "
          f"{data.n_features} features after encoding, device {data.device}")
@@ -106,25 +123,39 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     tracker = Tracker(tracking_uri or default_tracking_uri(), spec.name, str(data.device))
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # the harness prints its own line per trial
     study = optuna.create_study(study_name=spec.name, storage=optuna_storage(storage, spec.name),
-                                sampler=make_sampler(spec), pruner=make_pruner(spec),
-                                direction=spec.study.direction, load_if_exists=True)
-    if study.direction.name.lower() != spec.study.direction:
-        raise HarnessError(f"study {spec.name!r} already exists and {study.direction.name.lower()}s; "
-                           f"this file asks to {spec.study.direction} (use another name or --storage)")
+                                sampler=sampler, pruner=pruner, directions=directions, load_if_exists=True)
+    existing = [d.name.lower() for d in study.directions]
+    if existing != directions:
+        raise HarnessError(f"study {spec.name!r} already exists and optimizes ({', '.join(existing)}); this file "
+                           f"asks for ({', '.join(directions)}) (use another name or --storage)")
     experiment_id = tracker.experiment(spec.name)
     parent_id = tracker.parent_run(experiment_id, study.user_attrs.get(PARENT_RUN_ATTR))
     study.set_user_attr(PARENT_RUN_ATTR, parent_id)
     tracker.client.log_text(parent_id, spec.to_yaml(), "study.yaml")
     tracker.set_tags(parent_id, {"mlflow.note.content": spec.description, "harness.task": data.task,
-                                 "harness.data_digest": data.digest})
+                                 "harness.data_digest": data.digest, "harness.seed": str(spec.study.seed)})
+    # Built once per study: the splits as MLflow datasets, logged to the parent and to every trial run.
+    inputs = dataset_inputs(spec.data.source, data.target, data.raw, data.labels)
+    tracker.log_inputs(parent_id, inputs)
 
-    objective = Objective(spec, data, tracker, experiment_id, parent_id, metric)
     done_before = len(study.trials)
+    enqueue_from_file(study, spec, echo)
+    if source is not None:
+        enqueue_from_study(study, spec, source, echo)
+    n_trials, grid_note = planned_trials(spec, spec.study.trials, study)
+    goal = (f"optimizing {spec.study.metric}, {spec.study.direction}" if not multi_objective(spec) else
+            "objectives " + ", ".join(f"{n} ({d})" for n, d in zip(spec.study.objectives, directions))
+            + f"; the champion is the front's best {spec.study.metric}")
     echo(f"{'resuming' if done_before else 'starting'} study with {done_before} earlier trials; "
-         f"running {spec.study.trials} more (optimizing {spec.study.metric}, {spec.study.direction})")
+         f"running {n_trials} more ({goal})")
+    if grid_note:
+        echo(f"  note: {grid_note}")
+    if multi_objective(spec) and spec.study.pruner != "none":
+        echo(f"  note: Optuna cannot prune multi-objective studies; pruner {spec.study.pruner} is off")
+    objective = Objective(spec, data, tracker, experiment_id, parent_id, metric, inputs)
     try:
-        study.optimize(objective, n_trials=spec.study.trials, timeout=spec.study.timeout,
-                       catch=(Exception,), callbacks=[progress_printer(echo, spec.study.metric)])
+        study.optimize(objective, n_trials=n_trials, timeout=spec.study.timeout,
+                       catch=(Exception,), callbacks=[progress_printer(echo, spec)])
     except BaseException:
         tracker.finish(parent_id, "KILLED", "interrupted")
         raise
@@ -134,23 +165,30 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
 
 
 class Objective:
-    """objective(trial): sample, build, train with report/should_prune each epoch, return the val metric."""
+    """objective(trial): sample, build, train with report/should_prune each epoch, return the val metric
+    (or, in a multi-objective study, one value per objective, with no pruning)."""
 
     def __init__(self, spec: StudySpec, data: Prepared, tracker: Tracker, experiment_id: str, parent_id: str,
-                 metric: str):
+                 metric: str, inputs: list = ()):
         self.spec, self.data, self.tracker, self.metric = spec, data, tracker, metric
-        self.experiment_id, self.parent_id = experiment_id, parent_id
+        self.experiment_id, self.parent_id, self.inputs = experiment_id, parent_id, list(inputs)
+        self.prune = not multi_objective(spec)  # Optuna cannot prune a multi-objective study
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         spec, data = self.spec, self.data
         params = sample(spec, trial)
-        run_id = self.tracker.start_trial(self.experiment_id, self.parent_id, trial.number, params)
-        trial.set_user_attr("mlflow_run_id", run_id)
-        epochs = EpochLog(self.tracker.client, run_id)
+        # One seed per trial, from the study's: weight init, dropout and batch order repeat exactly.
         seed = spec.study.seed + trial.number
+        run_id = self.tracker.start_trial(self.experiment_id, self.parent_id, trial.number, params,
+                                          tags={"harness.seed": str(seed), "harness.data_digest": data.digest})
+        trial.set_user_attr("mlflow_run_id", run_id)
+        self.tracker.log_inputs(run_id, self.inputs)
+        epochs = EpochLog(self.tracker.client, run_id)
 
         def on_epoch(epoch: int, scores: dict) -> None:
             epochs.add(scores, step=epoch)
+            if not self.prune:
+                return
             trial.report(scores[spec.study.metric], epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}: {spec.study.metric} {scores[spec.study.metric]:.4g}")
@@ -165,12 +203,13 @@ class Objective:
             final = {f"val/{k}": v for k, v in val.items()}
             final.update({"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                           "n_parameters": count_parameters(model)})
+            final.update(objectives.measure(spec, model, data.X["val"]))
             # One step past the last epoch, so the run's latest (shown) values are the restored best epoch's.
             self.tracker.log_metrics(run_id, final, step=result.epochs_run)
             with self.tracker.active(run_id):
                 trial.set_user_attr("model_uri", log_model(Predictor.from_training(data, model, params), data.raw["train"]))
             self.tracker.finish(run_id, "FINISHED")
-            return val[self.metric]
+            return objectives.values(spec, final)
         except optuna.TrialPruned as pruned:
             epochs.flush()
             self.tracker.finish(run_id, "KILLED", str(pruned))
@@ -183,14 +222,18 @@ class Objective:
             raise
 
 
-def progress_printer(echo: Callable[[str], None], metric: str):
+def progress_printer(echo: Callable[[str], None], spec: StudySpec):
     started = [time.monotonic()]
+    metric, names = spec.study.metric, objectives.objective_names(spec)
 
     def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         took = time.monotonic() - started[0]
         started[0] = time.monotonic()
         state = trial.state.name
-        if state == "COMPLETE":
+        if state == "COMPLETE" and len(names) > 1:
+            shown = "  ".join(f"{n} {v:.4g}" for n, v in zip(names, trial.values))
+            detail = f"{shown}  (front: {len(study.best_trials)} trials)"
+        elif state == "COMPLETE":
             best = study.best_trial
             detail = f"{metric} {trial.value:.4g}  (best {best.value:.4g}, trial {best.number})"
         elif state == "PRUNED":
@@ -213,7 +256,11 @@ def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker
         tracker.finish(parent_id, "FAILED", "no trial completed")
         raise HarnessError(f"study {spec.name}: no trial completed ({states}); see the failed runs' "
                            "harness.reason tag in the MLflow UI for why")
-    best = study.best_trial
+    front = None
+    if multi_objective(spec):
+        best, front = record_front(study, spec, tracker, parent_id, echo)
+    else:
+        best = study.best_trial
     run_id, model_uri = best.user_attrs["mlflow_run_id"], best.user_attrs["model_uri"]
 
     def score_on_test(uri: str) -> dict[str, float]:
@@ -237,4 +284,22 @@ def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker
               test_metric: f"{test[test_metric]:.6g}"},
     )
     return StudyResult(spec.name, spec.study.metric, states, best.number, best_val, test, decision,
-                       spec.registry.name, spec.registry.alias, tracker.uri, experiment_id, parent_id, data.notes)
+                       spec.registry.name, spec.registry.alias, tracker.uri, experiment_id, parent_id, data.notes,
+                       front)
+
+
+def record_front(study: optuna.Study, spec: StudySpec, tracker: Tracker, parent_id: str,
+                 echo: Callable[[str], None]) -> tuple[optuna.trial.FrozenTrial, list[int]]:
+    """Log the Pareto front on the parent run; return the champion (the front's best primary metric)."""
+    names, directions = objectives.objective_names(spec), objectives.directions(spec)
+    trials = pareto.front(study)
+    best = pareto.champion(trials, names, directions, spec.study.metric)
+    rows = pareto.rows(trials, names)
+    tracker.client.log_text(parent_id, pareto.as_json(rows, names, directions, spec.study.metric, best.number),
+                            "pareto_front.json")
+    tracker.client.log_text(parent_id, pareto.as_csv(rows, names), "pareto_front.csv")
+    tracker.log_metrics(parent_id, {"pareto_front_size": len(trials)})
+    tracker.set_tags(parent_id, {"harness.pareto_front": ",".join(str(t.number) for t in trials)})
+    echo(f"pareto front: {len(trials)} trials ({', '.join(str(t.number) for t in trials)}); the champion is "
+         f"trial {best.number}, the best {spec.study.metric} among them (pareto_front.json on the parent run)")
+    return best, [t.number for t in trials]

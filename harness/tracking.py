@@ -100,9 +100,10 @@ class Tracker:
         run = self.client.create_run(experiment_id, run_name="study", tags={**self.base_tags, "harness.role": "study"})
         return run.info.run_id
 
-    def start_trial(self, experiment_id: str, parent_id: str, number: int, params: dict) -> str:
+    def start_trial(self, experiment_id: str, parent_id: str, number: int, params: dict,
+                    tags: dict[str, str] | None = None) -> str:
         tags = {**self.base_tags, "harness.role": "trial", "harness.trial": str(number),
-                "harness.state": "RUNNING", "mlflow.parentRunId": parent_id}
+                "harness.state": "RUNNING", "mlflow.parentRunId": parent_id, **(tags or {})}
         run = self.client.create_run(experiment_id, run_name=f"trial-{number}", tags=tags)
         self.client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
         return run.info.run_id
@@ -110,6 +111,11 @@ class Tracker:
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
         now = int(time.time() * 1000)
         self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()])
+
+    def log_inputs(self, run_id: str, inputs: list) -> None:
+        """Dataset inputs (harness.lineage builds them once per study); logging them again is a no-op."""
+        if inputs:
+            self.client.log_inputs(run_id, datasets=inputs)
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
