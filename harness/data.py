@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from harness.errors import HarnessError
+from harness.config import REGRESSION_LOSSES
 from harness.sources import load_source
 
 SPLITS = ("train", "val", "test")
@@ -34,15 +35,16 @@ class Prepared:
     features: list[str]
     preprocessor: ColumnTransformer
     classes: list | None  # original labels, in the order of the network's outputs
-    target_mean: float  # regression targets are standardized for training, un-standardized on output
+    target_mean: float  # regression targets are (log-)standardized for training: see encode_target
     target_std: float
     X: dict[str, torch.Tensor]  # split -> float32 features on the device
-    y: dict[str, torch.Tensor]  # split -> float32 (n, 1) standardized targets, or int64 class indices
+    y: dict[str, torch.Tensor]  # split -> float32 (n, 1) encoded targets, or int64 class indices
     raw: dict[str, pd.DataFrame]  # split -> raw feature rows, as a user would pass them to the model
     labels: dict[str, np.ndarray]  # split -> raw targets, in original units or labels
     digest: str
     device: torch.device
     notes: list[str] = field(default_factory=list)
+    target_transform: str = "standardize"  # regression: standardize, log or none
 
     @property
     def n_features(self) -> int:
@@ -50,7 +52,63 @@ class Prepared:
 
     @property
     def n_outputs(self) -> int:
+        """Outputs under the default loss (mse, cross-entropy); `outputs_for` when the loss is known."""
         return 1 if self.task == "regression" else len(self.classes)
+
+    def outputs_for(self, loss: str) -> int:
+        """Outputs the network needs under `loss` (one logit for bce); a loss unfit for the task raises."""
+        return output_width(self.task, len(self.classes) if self.classes else None, loss)
+
+    def to_original(self, encoded: torch.Tensor) -> torch.Tensor:
+        """Regression outputs or targets back in the target's original units."""
+        return decode_target(encoded, self.target_transform, self.target_mean, self.target_std)
+
+
+def output_width(task: str, n_classes: int | None, loss: str) -> int:
+    """How many outputs the network needs for this task and loss: one for regression and for bce's single
+    logit (sigmoid of it is the probability of the second class), one per class for cross-entropy.
+    A loss that does not fit the task is a HarnessError."""
+    if loss == "auto":
+        loss = "mse" if task == "regression" else "cross_entropy"
+    if task == "regression":
+        if loss not in REGRESSION_LOSSES:
+            raise HarnessError(f"train.loss: {loss} is for classification, but the task is regression; "
+                               f"use {', '.join(REGRESSION_LOSSES)}")
+        return 1
+    if loss not in ("cross_entropy", "bce"):
+        raise HarnessError(f"train.loss: {loss} is for regression, but the task is classification; "
+                           "use cross_entropy or bce (two classes)")
+    if loss == "bce":
+        if n_classes != 2:
+            raise HarnessError(f"train.loss: bce needs exactly two classes, but the target has {n_classes}; "
+                               "use cross_entropy")
+        return 1
+    return n_classes
+
+
+TARGET_TRANSFORMS = ("standardize", "log", "none")
+
+
+def encode_target(values: np.ndarray, transform: str, mean: float, std: float) -> np.ndarray:
+    """What the network is trained to output: (y - mean) / std, or (log y - mean) / std for `log`."""
+    values = np.log(values) if transform == "log" else values
+    return (values - mean) / std
+
+
+def decode_target(encoded, transform: str, mean: float, std: float):
+    """The inverse of encode_target, for torch tensors and numpy arrays alike (the packaged model uses it)."""
+    values = encoded * std + mean
+    if transform != "log":
+        return values
+    return torch.exp(values) if isinstance(values, torch.Tensor) else np.exp(values)
+
+
+def fit_target_scale(train: np.ndarray, transform: str) -> tuple[float, float]:
+    """Mean and std that standardize the (logged) training targets; (0, 1) leaves them as they are."""
+    if transform == "none":
+        return 0.0, 1.0
+    values = np.log(train) if transform == "log" else train
+    return float(values.mean()), float(values.std()) or 1.0
 
 
 def infer_task(target: pd.Series) -> str:
@@ -92,8 +150,11 @@ def digest_of(frame: pd.DataFrame) -> str:
 
 
 def prepare(source: str, target: str | None, task: str, val: float, test: float, seed: int,
-            device: str = "auto") -> Prepared:
-    """Load, split, fit the preprocessor on the training rows only, and move every split to the device."""
+            device: str = "auto", target_transform: str = "standardize") -> Prepared:
+    """Load, split, fit the preprocessor on the training rows only, and move every split to the device.
+
+    Regression targets are encoded by `target_transform` (standardize, log, none) for training only:
+    metrics, the packaged model and its predictions are in the original units."""
     frame, target = load_source(source, target, seed)
     notes = []
     missing = frame[target].isna()
@@ -105,6 +166,12 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
     task = infer_task(frame[target]) if task == "auto" else task
     if task == "regression" and not pd.api.types.is_numeric_dtype(frame[target]):
         raise HarnessError(f"task: regression needs a numeric target, but {target!r} holds text; use task: classification")
+    if target_transform not in TARGET_TRANSFORMS:
+        raise HarnessError(f"data.target_transform: {target_transform!r} is not one of {', '.join(TARGET_TRANSFORMS)}")
+    if task == "regression" and target_transform == "log" and (frame[target] <= 0).any():
+        bad = frame[target] <= 0
+        raise HarnessError(f"data.target_transform: log needs targets above 0, but {target!r} has {int(bad.sum())} "
+                           f"value(s) <= 0 (smallest {frame[target].min():g}); use standardize")
     features = [c for c in frame.columns if c != target]
     raw_features = _as_model_input(frame[features])
     labels = frame[target].to_numpy()
@@ -126,12 +193,11 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
         y = {n: torch.as_tensor([index[v] for v in split_labels[n]], dtype=torch.int64, device=dev) for n in SPLITS}
         classes = [c.item() if isinstance(c, np.generic) else c for c in classes]
     else:
-        train_y = split_labels["train"].astype(np.float64)
-        mean, std = float(train_y.mean()), float(train_y.std()) or 1.0
-        y = {n: torch.as_tensor((split_labels[n].astype(np.float64) - mean) / std, dtype=torch.float32,
-                                device=dev).reshape(-1, 1) for n in SPLITS}
+        mean, std = fit_target_scale(split_labels["train"].astype(np.float64), target_transform)
+        y = {n: torch.as_tensor(encode_target(split_labels[n].astype(np.float64), target_transform, mean, std),
+                                dtype=torch.float32, device=dev).reshape(-1, 1) for n in SPLITS}
     return Prepared(task, target, features, preprocessor, classes, mean, std, X, y, raw, split_labels,
-                    digest_of(frame), dev, notes)
+                    digest_of(frame), dev, notes, target_transform if task == "regression" else "standardize")
 
 
 def _as_model_input(features: pd.DataFrame) -> pd.DataFrame:

@@ -16,16 +16,29 @@ CLASSIFICATION = ("accuracy", "f1", "roc_auc", "log_loss")
 FAST = {"regression": REGRESSION, "classification": ("accuracy",)}
 
 
-def fast_metrics(output: torch.Tensor, y: torch.Tensor, task: str, target_std: float) -> dict[str, float]:
-    """Cheap per-epoch metrics from network outputs; regression errors in the target's original units."""
+def fast_metrics(output: torch.Tensor, y: torch.Tensor, task: str) -> dict[str, float]:
+    """Cheap per-epoch metrics on the device, one host sync. Regression: `output` and `y` in the target's
+    original units (the caller decodes them). Classification: logits (n, k), or (n, 1) for one bce logit."""
     if task == "regression":
+        output, y = output.double(), y.double()  # original units can be large: squared errors in float64
         err = (output - y).flatten()
         sse = (err * err).sum()
         sst = ((y - y.mean()) ** 2).sum().clamp_min(1e-12)
-        stacked = torch.stack([(sse / err.numel()).sqrt() * target_std, err.abs().mean() * target_std,
-                               1 - sse / sst]).tolist()  # one sync for all three
+        stacked = torch.stack([(sse / err.numel()).sqrt(), err.abs().mean(), 1 - sse / sst]).tolist()
         return dict(zip(REGRESSION, stacked))
-    return {"accuracy": (output.argmax(1) == y).float().mean().item()}
+    return {"accuracy": (predicted_index(output) == y).float().mean().item()}
+
+
+def predicted_index(output: torch.Tensor) -> torch.Tensor:
+    """Class index per row: argmax of the logits, or logit > 0 (probability > 0.5) for one bce logit."""
+    return (output[:, 0] > 0).long() if output.shape[1] == 1 else output.argmax(1)
+
+
+def probabilities(output: torch.Tensor) -> torch.Tensor:
+    """Class probabilities (n, k) from logits; one bce logit gives the two columns 1 - p and p."""
+    if output.shape[1] == 1:
+        return torch.cat([torch.sigmoid(-output), torch.sigmoid(output)], 1)  # sigmoid(-x): exact 1 - p
+    return torch.softmax(output, 1)
 
 
 def regression_metrics(true: np.ndarray, pred: np.ndarray) -> dict[str, float]:

@@ -16,6 +16,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from harness.data import decode_target
+from harness.metrics import probabilities
 from harness.models import build_model
 
 PREPROCESSOR, NETWORK, META = "preprocessor.joblib", "network.pt", "meta.json"
@@ -26,13 +28,14 @@ class Predictor:
     preprocessor: object  # fitted ColumnTransformer
     network: nn.Module
     params: dict
-    meta: dict  # task, target, features, classes, target_mean, target_std
+    meta: dict  # task, target, features, classes, target_transform, target_mean, target_std, n_in, n_out
 
     @classmethod
     def from_training(cls, data, network: nn.Module, params: dict) -> Predictor:
         meta = {"task": data.task, "target": data.target, "features": data.features, "classes": data.classes,
-                "target_mean": data.target_mean, "target_std": data.target_std,
-                "n_in": data.n_features, "n_out": data.n_outputs}
+                "target_transform": data.target_transform, "target_mean": data.target_mean,
+                "target_std": data.target_std, "n_in": data.n_features,
+                "n_out": data.outputs_for(params.get("loss", "auto"))}
         return cls(data.preprocessor, network.cpu().eval(), params, meta)
 
     def save(self, folder: Path) -> dict[str, str]:
@@ -64,10 +67,11 @@ class Predictor:
         if missing:
             raise ValueError(f"input is missing column(s) {missing}; the model needs {self.meta['features']}")
         out = self.raw_outputs(frame)
-        if self.meta["task"] == "regression":
-            values = out[:, 0].astype(np.float64) * self.meta["target_std"] + self.meta["target_mean"]
+        if self.meta["task"] == "regression":  # back to original units (models saved before transforms: standardize)
+            values = decode_target(out[:, 0].astype(np.float64), self.meta.get("target_transform", "standardize"),
+                                   self.meta["target_mean"], self.meta["target_std"])
             return pd.DataFrame({"prediction": values})
-        proba = torch.softmax(torch.as_tensor(out), 1).numpy().astype(np.float64)
+        proba = probabilities(torch.as_tensor(out)).numpy().astype(np.float64)
         classes = self.meta["classes"]
         result = pd.DataFrame({"prediction": [classes[i] for i in proba.argmax(1)]})
         for i, label in enumerate(classes):

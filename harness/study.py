@@ -16,6 +16,7 @@ import torch
 from harness import objectives, pareto
 from harness.config import MINIMIZED, StudySpec, load_spec
 from harness.data import Prepared, prepare
+from harness.distributions import values_of
 from harness.errors import HarnessError
 from harness.lineage import dataset_inputs
 from harness.metrics import CLASSIFICATION, REGRESSION, score_predictions
@@ -103,9 +104,11 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     # Everything a user can get wrong is checked before the first write to MLflow or Optuna.
     try:
         data = prepare(spec.data.source, spec.data.target, spec.task, split.val, split.test, split.seed,
-                       spec.train.device)
+                       spec.train.device, spec.data.target_transform)
         spec = spec.resolved(data.task)
         metric = check_metric(spec)
+        for loss in values_of(spec.train.loss):
+            data.outputs_for(loss)  # a loss unfit for the data (bce on three classes) fails before any run
     except HarnessError as err:
         raise HarnessError(f"{spec.origin}: {err}") from None
     check_enqueue(spec)
@@ -195,11 +198,12 @@ class Objective:
 
         try:
             torch.manual_seed(seed)
-            model = build_model(params, data.n_features, data.n_outputs).to(data.device)
+            model = build_model(params, data.n_features, data.outputs_for(params["loss"])).to(data.device)
             result = fit(model, data, params, epochs=spec.train.epochs, patience=spec.train.early_stopping.patience,
                          metric=self.metric, minimize=spec.study.direction == "minimize", seed=seed, on_epoch=on_epoch)
             epochs.flush()
-            val = evaluate(model, data, "val", make_loss(params["loss"], data.task), full=True)
+            loss_fn = make_loss(params["loss"], data.task, params.get("label_smoothing", 0.0))
+            val = evaluate(model, data, "val", loss_fn, full=True)
             final = {f"val/{k}": v for k, v in val.items()}
             final.update({"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                           "n_parameters": count_parameters(model)})

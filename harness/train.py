@@ -16,7 +16,10 @@ import torch
 from torch import nn
 
 from harness.data import Prepared
-from harness.metrics import FAST, classification_metrics, fast_metrics
+from harness.metrics import FAST, classification_metrics, fast_metrics, probabilities
+from harness.optim import make_loss, make_optimizer, make_schedule
+
+__all__ = ["TrainingDiverged", "TrainResult", "evaluate", "fit", "make_loss", "make_optimizer", "outputs"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -31,24 +34,9 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
 
 
-def make_loss(name: str, task: str) -> nn.Module:
-    if name == "auto":
-        name = "mse" if task == "regression" else "cross_entropy"
-    return {"mse": nn.MSELoss, "l1": nn.L1Loss, "huber": nn.HuberLoss, "cross_entropy": nn.CrossEntropyLoss}[name]()
-
-
-def make_optimizer(name: str, parameters, lr: float, weight_decay: float, device: torch.device):
-    kinds = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-             "rmsprop": torch.optim.RMSprop}
-    extra = {"momentum": 0.9} if name == "sgd" else {}
-    if name in ("sgd", "adam", "adamw"):
-        extra["fused"] = True  # one kernel per step for all parameters: the step's fixed cost dominates here
-    return kinds[name](parameters, lr=lr, weight_decay=weight_decay, **extra)
-
-
 @torch.no_grad()
 def outputs(model: nn.Module, X: torch.Tensor, batch: int = 65536) -> torch.Tensor:
-    """Raw network outputs (standardized values or logits) for every row, in eval mode."""
+    """Raw network outputs (encoded targets or logits) for every row, in eval mode."""
     model.eval()
     return torch.cat([model(X[i:i + batch]) for i in range(0, len(X), batch)]) if len(X) else X[:, :0]
 
@@ -56,9 +44,12 @@ def outputs(model: nn.Module, X: torch.Tensor, batch: int = 65536) -> torch.Tens
 def evaluate(model: nn.Module, data: Prepared, split: str, loss_fn: nn.Module, full: bool = False) -> dict[str, float]:
     """Loss and metrics of one split; `full` adds the classification metrics that need scikit-learn."""
     out = outputs(model, data.X[split])
-    scores = fast_metrics(out, data.y[split], data.task, data.target_std)
+    if data.task == "regression":  # metrics in original units whatever the encoding; float64: exp overflows less
+        scores = fast_metrics(data.to_original(out.double()), data.to_original(data.y[split].double()), data.task)
+    else:
+        scores = fast_metrics(out, data.y[split], data.task)
     if full and data.task == "classification":
-        proba = torch.softmax(out, 1).cpu().numpy()
+        proba = probabilities(out).cpu().numpy()
         scores.update(classification_metrics(data.y[split].cpu().numpy(), proba))
     scores["loss"] = loss_fn(out, data.y[split]).item()
     return scores
@@ -70,13 +61,15 @@ def fit(model: nn.Module, data: Prepared, params: dict, *, epochs: int, patience
     """Train on data.X['train'], select on data.X['val']; the best epoch's weights are restored at the end.
 
     `metric` is a bare name (rmse, accuracy); `on_epoch(epoch, scores)` gets
-    {'train/loss', 'val/loss', 'val/<metric>', ...} and may raise to stop the trial (pruning).
+    {'train/loss', 'train/lr', 'val/loss', 'val/<metric>', ...} and may raise to stop the trial (pruning).
     """
     X, y, n = data.X["train"], data.y["train"], len(data.X["train"])
-    loss_fn = make_loss(params["loss"], data.task)
-    optimizer = make_optimizer(params["optimizer"], model.parameters(), params["lr"], params["weight_decay"],
-                               data.device)
-    batch_size = min(params["batch_size"], n)
+    loss_fn = make_loss(params.get("loss", "auto"), data.task, params.get("label_smoothing", 0.0))
+    optimizer = make_optimizer(params, model.parameters())
+    batch_size = min(params.get("batch_size", 64), n)
+    schedule = make_schedule(params, optimizer, epochs=epochs, steps_per_epoch=-(-n // batch_size),
+                             patience=patience, minimize=minimize)
+    grad_clip = params.get("grad_clip", 0.0)
     generator = torch.Generator(device=data.device).manual_seed(seed)
     sign = 1.0 if minimize else -1.0
     best = TrainResult(best_epoch=-1, best_score=float("inf"), epochs_run=0)
@@ -87,23 +80,28 @@ def fit(model: nn.Module, data: Prepared, params: dict, *, epochs: int, patience
         model.train()
         order = torch.randperm(n, device=data.device, generator=generator)
         X_epoch, y_epoch = X[order], y[order]  # one gather per epoch; the batches below are views
+        lr = optimizer.param_groups[0]["lr"]  # the rate this epoch starts with (onecycle moves it per batch)
         loss_sum = torch.zeros((), device=data.device)
         for start in range(0, n, batch_size):
             xb, yb = X_epoch[start:start + batch_size], y_epoch[start:start + batch_size]
             loss = loss_fn(model(xb), yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if grad_clip > 0:  # returns the norm as a tensor: no host sync
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             optimizer.step()
+            schedule.after_batch()
             loss_sum += loss.detach() * len(xb)
         train_loss = (loss_sum / n).item()  # the epoch's one host sync on the training side
         if not np.isfinite(train_loss):
             raise TrainingDiverged(f"training diverged: train loss is {train_loss} at epoch {epoch}")
 
         val = evaluate(model, data, "val", loss_fn, full)
-        scores = {"train/loss": train_loss, **{f"val/{k}": v for k, v in val.items()}}
+        scores = {"train/loss": train_loss, "train/lr": lr, **{f"val/{k}": v for k, v in val.items()}}
         best.history.append(scores)
         best.epochs_run = epoch + 1
         score = val[metric]
+        schedule.after_epoch(score)
         if np.isfinite(score) and sign * score < sign * best.best_score or best_state is None:
             best.best_epoch, best.best_score = epoch, score
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
