@@ -13,6 +13,7 @@ from typing import Callable
 import optuna
 import torch
 
+from harness import baselines as reference
 from harness.config import MINIMIZED, StudySpec, load_spec
 from harness.data import Prepared, prepare
 from harness.errors import HarnessError
@@ -43,6 +44,8 @@ class StudyResult:
     experiment_id: str
     parent_run_id: str
     notes: list[str] = field(default_factory=list)
+    baselines: list[reference.Baseline] = field(default_factory=list)
+    vs_baselines: str | None = None  # the champion's test metric against the best baseline's
 
 
 def optuna_storage(storage: str | None, name: str):
@@ -118,6 +121,8 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     tracker.set_tags(parent_id, {"mlflow.note.content": spec.description, "harness.task": data.task,
                                  "harness.data_digest": data.digest})
 
+    # Before the trials, so their numbers are the bar to watch while the study runs.
+    fitted = reference.ensure_baselines(spec, data, tracker, experiment_id, parent_id, echo) if spec.baselines else []
     objective = Objective(spec, data, tracker, experiment_id, parent_id, metric)
     done_before = len(study.trials)
     echo(f"{'resuming' if done_before else 'starting'} study with {done_before} earlier trials; "
@@ -129,6 +134,10 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
         tracker.finish(parent_id, "KILLED", "interrupted")
         raise
     result = crown(study, spec, data, tracker, experiment_id, parent_id, echo)
+    result.baselines = fitted
+    result.vs_baselines = reference.comparison_line(result.test, spec.study.metric, data.task, fitted)
+    if result.vs_baselines:
+        tracker.set_tags(parent_id, {"harness.vs_baselines": result.vs_baselines})
     tracker.finish(parent_id, "FINISHED")
     return result
 
