@@ -84,7 +84,7 @@ def run_table(name: str, folder: Path, extra: list[str]) -> dict:
     """Quick mode on one table through the real CLI; the figures are read back from the MLflow store."""
     from mlflow import MlflowClient
 
-    from harness.baselines import Baseline, best, compared_metric
+    from harness.baselines import Baseline, best
 
     frame, target = TABLES[name][0]()
     csv = folder / f"{name}.csv"
@@ -107,29 +107,39 @@ def run_table(name: str, folder: Path, extra: list[str]) -> dict:
     baselines = [Baseline(r.data.tags["harness.baseline"], {}, r.data.metrics) for r in runs
                  if r.data.tags.get("harness.role") == "baseline"]
     task = parent.data.tags["harness.task"]
-    metric = compared_metric("rmse" if task == "regression" else "accuracy", task, parent.data.metrics)
-    chosen = best(baselines, metric)
-    return {"table": name, "rows": len(frame), "task": task, "metric": f"test/{metric}",
-            "champion": parent.data.metrics[f"test/{metric}"], "baseline": chosen.name,
-            "baseline_test": chosen.metrics[f"test/{metric}"],
-            "all_baselines": {b.name: b.metrics[f"test/{metric}"] for b in baselines},
-            "best_trial_params": dict(client.get_run(parent.data.tags["harness.best_run_id"]).data.params),
-            "seconds": seconds}
+    result = {"table": name, "rows": len(frame), "task": task, "seconds": seconds,
+              "best_trial_params": dict(client.get_run(parent.data.tags["harness.best_run_id"]).data.params)}
+    # Quick mode optimizes rmse (regression) or log loss (classification); accuracy is shown beside it.
+    for key, metric in (("primary", "rmse" if task == "regression" else "log_loss"),
+                        ("accuracy", "accuracy" if task == "classification" else None)):
+        if metric is None:
+            continue
+        chosen = best(baselines, metric)
+        result[key] = {"metric": f"test/{metric}", "champion": parent.data.metrics[f"test/{metric}"],
+                       "baseline": chosen.name, "baseline_test": chosen.metrics[f"test/{metric}"],
+                       "all_baselines": {b.name: b.metrics[f"test/{metric}"] for b in baselines}}
+    return result
 
 
 def fmt(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
+def wins(entry: dict) -> bool:
+    lower = entry["metric"].endswith(("rmse", "mae", "log_loss"))
+    return entry["champion"] <= entry["baseline_test"] if lower else entry["champion"] >= entry["baseline_test"]
+
+
 def markdown(results: list[dict]) -> str:
-    lines = ["| table | rows | task | metric | champion test | best baseline (name) test | verdict | time |",
-             "| --- | ---: | --- | --- | ---: | ---: | --- | ---: |"]
+    lines = ["| table | rows | task | metric | champion test | best baseline test | winner | accuracy: champion / baseline | time |",
+             "| --- | ---: | --- | --- | ---: | ---: | --- | --- | ---: |"]
     for r in results:
-        lower = r["metric"].endswith(("rmse", "mae", "log_loss"))
-        won = r["champion"] <= r["baseline_test"] if lower else r["champion"] >= r["baseline_test"]
-        lines.append(f"| {r['table']} | {r['rows']:,} | {r['task']} | {r['metric']} | {fmt(r['champion'])} | "
-                     f"{fmt(r['baseline_test'])} ({r['baseline']}) | {'champion' if won else 'baseline'} | "
-                     f"{r['seconds'] / 60:.1f} min |")
+        p = r["primary"]
+        acc = r.get("accuracy")
+        accuracy = f"{acc['champion']:.3f} / {acc['baseline_test']:.3f} ({acc['baseline']})" if acc else ""
+        lines.append(f"| {r['table']} | {r['rows']:,} | {r['task']} | {p['metric']} | {fmt(p['champion'])} | "
+                     f"{fmt(p['baseline_test'])} ({p['baseline']}) | {'champion' if wins(p) else 'baseline'} | "
+                     f"{accuracy} | {r['seconds'] / 60:.1f} min |")
     return "\n".join(lines)
 
 
@@ -139,18 +149,19 @@ def main() -> None:
     parser.add_argument("--trials", type=int, help="trials per table (default: quick mode's own)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="passed to harness --set")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--keep", type=Path, help="keep each table's stores under this folder (default: a temp one)")
     args = parser.parse_args()
     extra = [f"--set={o}" for o in args.overrides] + (["--trials", str(args.trials)] if args.trials else [])
     results = []
     with tempfile.TemporaryDirectory(prefix="quick-mode-") as tmp:
         for name in args.tables:
-            folder = Path(tmp) / name
-            folder.mkdir()
+            folder = (args.keep or Path(tmp)) / name
+            folder.mkdir(parents=True)
             result = run_table(name, folder, extra)
             results.append(result)
-            print(f"{name}: {result['metric']} champion {fmt(result['champion'])} vs "
-                  f"{fmt(result['baseline_test'])} ({result['baseline']}) in {result['seconds']:.0f}s",
-                  file=sys.stderr, flush=True)
+            p = result["primary"]
+            print(f"{name}: {p['metric']} champion {fmt(p['champion'])} vs {fmt(p['baseline_test'])} "
+                  f"({p['baseline']}) in {result['seconds']:.0f}s", file=sys.stderr, flush=True)
             if args.json:
                 args.json.write_text(json.dumps(results, indent=2))
     print(markdown(results))

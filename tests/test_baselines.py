@@ -120,7 +120,9 @@ def test_quick_mode_logs_a_skewed_positive_target_and_scales_batches_to_the_rows
     assert quick_spec(path, "shifted").data.target_transform == "standardize"
     # The user still has the last word.
     assert quick_spec(path, "price", overrides=["data.target_transform=none"]).data.target_transform == "none"
-    assert quick_spec(path, "city").task == "classification"
+    classes = quick_spec(path, "city")
+    assert classes.task == "classification" and classes.study.metric == "val/log_loss"  # accuracy ties
+    assert skewed.study.metric == "val/rmse" and skewed.train.schedule == "plateau"
 
     small, large = batch_sizes(300), batch_sizes(40_000)
     assert max(small) <= 64 and min(large) >= 1024
