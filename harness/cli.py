@@ -72,6 +72,8 @@ def study(
         from harness.config import load_spec, quick_spec
 
         spec = load_spec(study_file, set_) if study_file else quick_spec(data, target, task, name, set_)
+        if study_file is None:
+            typer.echo(f"quick mode: {spec.description}")
         from harness.study import run_study
 
         result = run_study(spec, trials=trials, timeout=timeout, storage=storage, tracking_uri=tracking_uri,
@@ -95,6 +97,7 @@ def summary(result) -> str:
         f"best trial   {result.best_trial}",
         f"  validation {fmt(result.best_val)}",
         f"  test       {fmt(result.test)}",
+        *([f"vs baselines {result.vs_baselines}"] if result.vs_baselines else []),
         f"champion     {result.decision.message}",
         f"compare runs {ui}   (experiment {result.experiment_id}, parent run {result.parent_run_id})",
         f"predict      {env}harness predict {uri} YOUR.csv",

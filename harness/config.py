@@ -365,31 +365,10 @@ def _resolve_source(source: str, study_file: Path) -> str:
 
 
 def quick_spec(data: str, target: str, task: str, name: str | None, overrides: list[str] = ()) -> StudySpec:
-    """The study `harness study --data FILE --target COL` runs: a broad default space, no YAML needed."""
-    name = name or Path(data).stem.replace("_", "-")
-    raw = {
-        "name": name,
-        "description": f"Quick study of {target} in {Path(data).name}",
-        "task": task,
-        "data": {"source": str(Path(data).resolve()) if Path(data).exists() else data, "target": target},
-        "model": {
-            "family": "mlp",
-            "n_layers": {"int": [1, 3]},
-            "hidden": {"int": [16, 256], "log": True},
-            "activation": {"choice": ["relu", "gelu", "silu"]},
-            "dropout": {"float": [0.0, 0.3]},
-        },
-        "train": {
-            "optimizer": "adamw",
-            "lr": {"float": [1e-4, 3e-2], "log": True},
-            "weight_decay": {"float": [1e-6, 1e-1], "log": True},
-            "batch_size": {"choice": [32, 64, 128, 256]},
-            "epochs": 200,
-            "early_stopping": {"patience": 20},
-        },
-        "study": {"trials": 30},
-    }
-    return build_spec(raw, f"--data {data}", overrides)
+    """The study `harness study --data FILE --target COL` runs; chosen from a look at the table (harness/quick.py)."""
+    from harness.quick import quick_spec as chosen
+
+    return chosen(data, target, task, name, overrides)
 
 
 __all__ = ["Distribution", "StudySpec", "load_spec", "quick_spec", "build_spec", "apply_override"]

@@ -13,6 +13,7 @@ from typing import Callable
 import optuna
 import torch
 
+from harness import baselines as reference
 from harness import objectives, pareto
 from harness.config import MINIMIZED, StudySpec, load_spec
 from harness.data import Prepared, prepare
@@ -49,6 +50,8 @@ class StudyResult:
     parent_run_id: str
     notes: list[str] = field(default_factory=list)
     pareto_front: list[int] | None = None  # multi-objective: the trial numbers on the front
+    baselines: list[reference.Baseline] = field(default_factory=list)
+    vs_baselines: str | None = None  # the champion's test metric against the best baseline's
 
 
 def journal_path(storage: str | None, name: str) -> Path:
@@ -141,6 +144,8 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     inputs = dataset_inputs(spec.data.source, data.target, data.raw, data.labels)
     tracker.log_inputs(parent_id, inputs)
 
+    # Before the trials, so their numbers are the bar to watch while the study runs.
+    fitted = reference.ensure_baselines(spec, data, tracker, experiment_id, parent_id, echo) if spec.baselines else []
     done_before = len(study.trials)
     enqueue_from_file(study, spec, echo)
     if source is not None:
@@ -163,6 +168,10 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
         tracker.finish(parent_id, "KILLED", "interrupted")
         raise
     result = crown(study, spec, data, tracker, experiment_id, parent_id, echo)
+    result.baselines = fitted
+    result.vs_baselines = reference.comparison_line(result.test, spec.study.metric, data.task, fitted)
+    if result.vs_baselines:
+        tracker.set_tags(parent_id, {"harness.vs_baselines": result.vs_baselines})
     tracker.finish(parent_id, "FINISHED")
     return result
 

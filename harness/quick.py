@@ -1,0 +1,130 @@
+"""Quick mode: `harness study --data FILE --target COL` with no study file.
+
+It looks at the table once (rows, task, the target's shape) and writes the study a careful user would
+have written for it: a space of linear models and MLPs, batch sizes and epochs scaled to the row count,
+early stopping, and a log target for a positive, right-skewed regression target. The choices and their
+reasons go into the study's description, so the parent run in MLflow says why they were made.
+Any of them can still be overridden with `--set key=value`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.config import StudySpec, build_spec
+from harness.errors import HarnessError
+
+TRIALS = 30
+SMALL_TABLE = 2000  # rows under which val and test take 20% each: fewer rows need a steadier referee
+SKEWED = 1.0  # sample skewness above which a positive target is modelled on the log scale
+STEPS_PER_EPOCH = (32, 16, 8)  # the batch-size choices give about this many optimizer steps per epoch
+MIN_BATCH, MAX_BATCH = 16, 4096
+MAX_STEPS = 20_000  # per trial, at the middle batch size: bounds a trial's time on large tables
+
+
+def skewness(values: np.ndarray) -> float:
+    values = np.asarray(values, dtype=np.float64)
+    centered = values - values.mean()
+    spread = centered.std()
+    return float((centered ** 3).mean() / spread ** 3) if spread > 0 else 0.0
+
+
+def target_transform(target: pd.Series) -> tuple[str, str]:
+    """`log` for a positive target whose log is less skewed than itself and which is skewed to the right;
+    `standardize` otherwise. Returns the choice and the reason, for the description."""
+    values = pd.to_numeric(target, errors="coerce").dropna().to_numpy(dtype=np.float64)
+    if len(values) == 0 or values.min() <= 0:
+        return "standardize", "standardized target (it is not strictly positive)"
+    raw, logged = skewness(values), skewness(np.log(values))
+    if raw > SKEWED and abs(logged) < abs(raw):
+        return "log", f"log target (positive, right-skewed: skewness {raw:.2f}, {logged:.2f} after log)"
+    return "standardize", f"standardized target (skewness {raw:.2f})"
+
+
+def batch_sizes(n_train: int) -> list[int]:
+    """Powers of two giving about STEPS_PER_EPOCH steps per epoch, within [MIN_BATCH, MAX_BATCH]."""
+    sizes = []
+    for steps in STEPS_PER_EPOCH:
+        size = 2 ** round(math.log2(max(n_train / steps, 1)))
+        size = min(max(size, MIN_BATCH), MAX_BATCH)
+        if size not in sizes:
+            sizes.append(size)
+    return sizes
+
+
+def epochs_for(n_train: int, batch: int) -> tuple[int, int]:
+    """Epochs (an upper bound) and early-stopping patience: small tables need many short epochs, large
+    ones few long ones; MAX_STEPS keeps a trial's time bounded either way."""
+    steps_per_epoch = max(1, math.ceil(n_train / batch))
+    epochs = int(min(300, max(40, MAX_STEPS // steps_per_epoch)))
+    return epochs, max(10, epochs // 10)
+
+
+def quick_raw(frame: pd.DataFrame, target: str, task: str, name: str, source: str, label: str) -> dict:
+    """The raw study dict for a table: what `quick_spec` validates."""
+    from harness.data import infer_task
+
+    known = frame[target].dropna()
+    task = infer_task(known) if task == "auto" else task
+    n = len(known)
+    val = test = 0.2 if n < SMALL_TABLE else 0.15
+    n_train = max(1, int(n * (1 - val - test)))
+    sizes = batch_sizes(n_train)
+    epochs, patience = epochs_for(n_train, sizes[len(sizes) // 2])
+    reasons = [f"{n} rows ({n_train} to train)", f"batch sizes {sizes}", f"up to {epochs} epochs"]
+    data = {"source": source, "target": target, "split": {"val": val, "test": test, "seed": 0}}
+    if task == "regression":
+        transform, why = target_transform(known)
+        data["target_transform"] = transform
+        reasons.append(why)
+        metric = "val/rmse"
+    else:
+        # Accuracy ties (often at 1.0) on a small validation split, and the first trial to tie wins:
+        # log loss is smooth and still rewards the confident, correct model.
+        metric = "val/log_loss"
+    return {
+        "name": name,
+        "description": f"Quick study of {target} in {label}: " + "; ".join(reasons),
+        "task": task,
+        "data": data,
+        "model": {
+            # linear is the ridge/logistic model trained by the same loop: small tables often want it.
+            "family": {"choice": ["linear", "mlp"]},
+            "n_layers": {"int": [1, 3]},
+            "hidden": {"int": [32, 512], "log": True},
+            "activation": {"choice": ["relu", "silu"]},
+            "dropout": {"float": [0.0, 0.3]},
+        },
+        "train": {
+            "optimizer": "adamw",
+            "lr": {"float": [3e-4, 1e-2], "log": True},
+            "weight_decay": {"float": [1e-5, 1.0], "log": True},
+            "batch_size": {"choice": sizes},
+            "epochs": epochs,
+            "early_stopping": {"patience": patience},
+            # Lower the rate when validation stalls, twice before early stopping ends the trial: the best
+            # epoch's weights then come from a quiet optimizer, not from a lucky noisy step.
+            "schedule": "plateau",
+        },
+        "study": {"trials": TRIALS, "seed": 0, "metric": metric},
+    }
+
+
+def quick_spec(data: str, target: str, task: str = "auto", name: str | None = None,
+               overrides: list[str] = ()) -> StudySpec:
+    """The study `harness study --data FILE --target COL` runs, chosen from a look at the table."""
+    from harness.sources import load_source
+
+    origin = f"--data {data}"
+    source = str(Path(data).resolve()) if Path(data).exists() else data
+    try:
+        frame, target = load_source(source, target, 0)
+    except HarnessError as err:
+        raise HarnessError(f"{origin}: {err}") from None
+    name = name or re.sub(r"[^A-Za-z0-9.-]+", "-", Path(data).stem).strip("-.") or "quick"
+    return build_spec(quick_raw(frame, target, task, name, source, Path(data).name), origin, overrides)

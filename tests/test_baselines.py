@@ -1,0 +1,131 @@
+"""Baselines beside every study (runs under the parent with the trials' metric names, once per study, off
+when the study file says so, compared in the summary) and quick mode's choices for a table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import harness
+from harness.baselines import Baseline, comparison_line
+from harness.metrics import CLASSIFICATION, REGRESSION
+from harness.quick import batch_sizes, quick_spec
+from helpers import mlflow_client, run_cli
+
+
+def runs_by_role(experiment: str) -> dict[str, list]:
+    client = mlflow_client()
+    found = client.get_experiment_by_name(experiment)
+    out: dict[str, list] = {}
+    for run in client.search_runs([found.experiment_id], max_results=1000):
+        out.setdefault(run.data.tags.get("harness.role"), []).append(run)
+    return out
+
+
+def split_names(run, split: str) -> set[str]:
+    return {k for k in run.data.metrics if k.startswith(f"{split}/")}
+
+
+@pytest.mark.slow
+def test_regression_baselines_are_child_runs_with_the_trials_metrics_and_are_fitted_once(workdir: Path) -> None:
+    first = run_cli("study", "experiments/house_prices.yaml", "--trials", "2", "--set", "train.epochs=3")
+    assert "baseline ridge" in first.stdout and "baseline hist_gradient_boosting" in first.stdout
+    line = next(l for l in first.stdout.splitlines() if l.startswith("vs baselines"))
+    assert "test/rmse" in line and "(champion) vs" in line and "best baseline)" in line
+
+    runs = runs_by_role("house-prices")
+    parent, trials, baselines = runs["study"][0], runs["trial"], runs["baseline"]
+    assert sorted(r.info.run_name for r in baselines) == ["baseline-hist_gradient_boosting", "baseline-ridge"]
+    trial_val = split_names(trials[0], "val")
+    for run in baselines:
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert run.data.tags["harness.role"] == "baseline" and run.info.status == "FINISHED"
+        assert split_names(run, "val") == {f"val/{m}" for m in REGRESSION} <= trial_val
+        assert split_names(run, "test") == {f"test/{m}" for m in REGRESSION} == split_names(parent, "test")
+        # Fitted for real, in dollars: a model that explains most of the price, errors in the thousands.
+        assert run.data.metrics["test/r2"] > 0.4 and 5_000 < run.data.metrics["test/rmse"] < 50_000
+    ridge = next(r for r in baselines if r.info.run_name == "baseline-ridge")
+    assert float(ridge.data.params["alpha"]) > 0
+    chosen = min(baselines, key=lambda r: r.data.metrics["val/rmse"]).data.tags["harness.baseline"]
+    assert f"({chosen}, best baseline)" in line
+    assert parent.data.tags["harness.vs_baselines"] == line.removeprefix("vs baselines ")
+
+    # Resuming adds trials under the same parent, but fits no baseline again and still compares.
+    second = run_cli("study", "experiments/house_prices.yaml", "--trials", "1", "--set", "train.epochs=3")
+    assert "baseline ridge" not in second.stdout
+    assert any(l.startswith("vs baselines test/rmse") for l in second.stdout.splitlines())
+    runs = runs_by_role("house-prices")
+    assert len(runs["baseline"]) == 2 and len(runs["trial"]) == 3 and len(runs["study"]) == 1
+
+
+def test_classification_baselines_and_the_switch_that_turns_them_off(workdir: Path) -> None:
+    result = harness.run_study("experiments/breast_cancer.yaml", trials=1, overrides=["train.epochs=2"],
+                               echo=lambda line: None)
+    runs = runs_by_role("breast-cancer")
+    baselines = {r.data.tags["harness.baseline"]: r for r in runs["baseline"]}
+    assert set(baselines) == {"logistic_regression", "hist_gradient_boosting"}
+    trial_val = split_names(runs["trial"][0], "val")
+    for run in baselines.values():
+        assert run.info.run_name == f"baseline-{run.data.tags['harness.baseline']}"
+        assert run.data.tags["mlflow.parentRunId"] == result.parent_run_id
+        assert split_names(run, "val") == {f"val/{m}" for m in CLASSIFICATION} <= trial_val
+        assert split_names(run, "test") == {f"test/{m}" for m in CLASSIFICATION}
+        assert run.data.metrics["test/accuracy"] > 0.9  # a real fit on an easy set
+    assert float(baselines["logistic_regression"].data.params["C"]) in np.logspace(-3, 3, 7)
+    assert result.vs_baselines.startswith("test/log_loss ")  # the study metric of breast_cancer.yaml
+    assert [b.name for b in result.baselines] == ["logistic_regression", "hist_gradient_boosting"]
+
+    off = harness.run_study("experiments/breast_cancer.yaml", trials=1, echo=lambda line: None,
+                            overrides=["train.epochs=2", "baselines=false", "name=breast-cancer-plain"])
+    assert off.baselines == [] and off.vs_baselines is None
+    assert "baseline" not in runs_by_role("breast-cancer-plain")
+
+
+def test_the_comparison_names_the_winner_on_the_study_metric() -> None:
+    bases = [Baseline("ridge", {}, {"val/rmse": 10.0, "test/rmse": 15_210.0}),
+             Baseline("hist_gradient_boosting", {}, {"val/rmse": 12.0, "test/rmse": 14_000.0})]
+    line = comparison_line({"test/rmse": 14_950.0}, "val/rmse", "regression", bases)
+    # The best baseline is the one best on validation (ridge), as the champion was chosen.
+    assert line == "test/rmse 14,950 (champion) vs 15,210 (ridge, best baseline): champion better by 1.7%"
+    worse = comparison_line({"test/accuracy": 0.9}, "val/loss", "classification",
+                            [Baseline("logistic_regression", {}, {"val/accuracy": 0.95, "test/accuracy": 0.95})])
+    assert worse.startswith("test/accuracy 0.9 (champion) vs 0.95 (logistic_regression") and "baseline better" in worse
+    assert comparison_line({"test/rmse": 1.0}, "val/rmse", "regression", []) is None
+
+
+def write(path: Path, frame: pd.DataFrame) -> str:
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def test_quick_mode_logs_a_skewed_positive_target_and_scales_batches_to_the_rows(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    n = 600
+    x = rng.normal(size=n)
+    table = pd.DataFrame({"x": x, "city": rng.choice(["a", "b", None], n),
+                          "price": np.exp(11 + 0.8 * x + rng.normal(0, 0.5, n)),  # lognormal: skewed, positive
+                          "score": 3 * x + rng.normal(size=n),  # symmetric, crosses zero
+                          "shifted": 50 + x})  # positive but not skewed
+    path = write(tmp_path / "homes.csv", table)
+
+    skewed = quick_spec(path, "price")
+    assert skewed.task == "regression" and skewed.data.target_transform == "log"
+    assert "log target" in skewed.description
+    assert set(skewed.model.family.options) == {"linear", "mlp"}
+    assert skewed.study.trials == 30 and skewed.baselines
+    assert quick_spec(path, "score").data.target_transform == "standardize"
+    assert quick_spec(path, "shifted").data.target_transform == "standardize"
+    # The user still has the last word.
+    assert quick_spec(path, "price", overrides=["data.target_transform=none"]).data.target_transform == "none"
+    classes = quick_spec(path, "city")
+    assert classes.task == "classification" and classes.study.metric == "val/log_loss"  # accuracy ties
+    assert skewed.study.metric == "val/rmse" and skewed.train.schedule == "plateau"
+
+    small, large = batch_sizes(300), batch_sizes(40_000)
+    assert max(small) <= 64 and min(large) >= 1024
+    assert all(s & (s - 1) == 0 for s in small + large)  # powers of two
+    options = skewed.train.batch_size.options
+    assert options == tuple(batch_sizes(int(n * 0.6))) and max(options) < n * 0.6
