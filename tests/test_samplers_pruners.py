@@ -96,7 +96,9 @@ def test_pruner_stops_poor_trials(name: str) -> None:
                 raise optuna.TrialPruned()
         return value
 
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), pruner=pruner)
+    # A fixed name: hyperband assigns brackets from a checksum of the study name and trial number.
+    study = optuna.create_study(study_name="pruning-curves", sampler=optuna.samplers.RandomSampler(seed=0),
+                                pruner=pruner)
     for poor in [False] * 5 + [True, False, True]:
         study.enqueue_trial({"poor": poor})
     study.optimize(objective, n_trials=8)
