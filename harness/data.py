@@ -135,6 +135,8 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
             device: str = "auto", kind: str = "auto", text: list[str] | None = None) -> Prepared:
     """Load, split, fit the preprocessor on the training rows only, and move every split to the device."""
     if kind == "images" or kind == "auto" and is_image_source(source):
+        if text:
+            raise HarnessError(f"data.text: {source} holds images, which have no text columns; remove data.text")
         return prepare_images(source, target, task, val, test, seed, device)
     if kind == "table" and is_image_source(source):
         raise HarnessError(f"data.kind: {source} holds images, not a table; use data.kind: images (or auto)")
