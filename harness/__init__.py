@@ -26,7 +26,8 @@ def load_model(uri: str):
 
 
 def predict(uri: str, frame):
-    """Predictions of the model at `uri` for a raw DataFrame (extra columns are ignored)."""
+    """Predictions of the model at `uri` for a raw DataFrame (extra columns are ignored), or for raw
+    images (a numpy array (N, H, W) or (N, C, H, W)) with a model of images."""
     from harness.registry import predict as _predict
 
     return _predict(uri, frame)

@@ -107,22 +107,21 @@ def summary(result) -> str:
 @app.command()
 def predict(
     model_uri: str = typer.Argument(..., help="e.g. models:/house-prices@champion or runs:/<run id>/model"),
-    file: Path = typer.Argument(..., help="A raw CSV/Parquet table; extra columns (the target, say) are ignored."),
+    file: Path = typer.Argument(..., help="A raw CSV/Parquet table (extra columns such as the target are ignored); "
+                                "for a model of images, an .npz (array `images`) or a folder of image files."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write predictions to this CSV."),
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI."),
 ) -> None:
-    """Predict one row per input row with a registered (or logged) model."""
+    """Predict one row per input row (or image) with a registered (or logged) model."""
     quiet_libraries()
     try:
         import mlflow
 
-        from harness.registry import predict as predict_frame
-        from harness.sources import read_table
+        from harness.registry import predict_file
         from harness.tracking import default_tracking_uri
 
-        frame = read_table(file)
         mlflow.set_tracking_uri(tracking_uri or default_tracking_uri())
-        result = predict_frame(model_uri, frame)
+        result = predict_file(model_uri, file)
     except HarnessError as err:
         fail(str(err))
     if output:

@@ -12,18 +12,23 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from harness.errors import HarnessError
 from harness.config import REGRESSION_LOSSES
+from harness.images import ImageScaler, is_image_source, load_images
 from harness.sources import load_source
 
 SPLITS = ("train", "val", "test")
 # An integer target with at most this many distinct values is read as class labels.
 MAX_INTEGER_CLASSES = 20
+# A non-numeric column is free text (TF-IDF, not one-hot) when most values are distinct and average this
+# many words; TF-IDF keeps the most frequent words and word pairs, which bounds the network's input width.
+TEXT_MIN_WORDS, TEXT_MIN_DISTINCT, TFIDF_MAX_FEATURES = 3.0, 0.5, 2000
 
 
 @dataclass
@@ -33,13 +38,13 @@ class Prepared:
     task: str
     target: str
     features: list[str]
-    preprocessor: ColumnTransformer
+    preprocessor: ColumnTransformer | ImageScaler
     classes: list | None  # original labels, in the order of the network's outputs
     target_mean: float  # regression targets are (log-)standardized for training: see encode_target
     target_std: float
-    X: dict[str, torch.Tensor]  # split -> float32 features on the device
+    X: dict[str, torch.Tensor]  # split -> float32 features (n, d), or images (n, C, H, W), on the device
     y: dict[str, torch.Tensor]  # split -> float32 (n, 1) encoded targets, or int64 class indices
-    raw: dict[str, pd.DataFrame]  # split -> raw feature rows, as a user would pass them to the model
+    raw: dict[str, pd.DataFrame | np.ndarray]  # split -> raw rows or raw images, as a user passes them to the model
     labels: dict[str, np.ndarray]  # split -> raw targets, in original units or labels
     digest: str
     device: torch.device
@@ -48,7 +53,13 @@ class Prepared:
 
     @property
     def n_features(self) -> int:
-        return self.X["train"].shape[1]
+        """Inputs of a flat network: columns after encoding, or pixels times channels."""
+        return int(np.prod(self.X["train"].shape[1:]))
+
+    @property
+    def input_shape(self) -> tuple[int, int, int] | None:
+        """(C, H, W) for images, None for tables."""
+        return tuple(self.X["train"].shape[1:]) if self.X["train"].ndim == 4 else None
 
     @property
     def n_outputs(self) -> int:
@@ -120,11 +131,39 @@ def infer_task(target: pd.Series) -> str:
     return "regression"
 
 
-def build_preprocessor(features: pd.DataFrame) -> ColumnTransformer:
-    """Numbers: median-imputed and standardized. Everything else: mode-imputed and one-hot encoded."""
-    numeric = [c for c in features.columns if pd.api.types.is_numeric_dtype(features[c])
-               and not pd.api.types.is_bool_dtype(features[c])]
-    categorical = [c for c in features.columns if c not in numeric]
+def _is_number(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
+def detect_text_columns(features: pd.DataFrame) -> list[str]:
+    """Free text: non-numeric columns whose values are mostly distinct and several words long."""
+    found = []
+    for name in features.columns:
+        values = features[name].dropna()
+        if _is_number(features[name]) or values.empty:
+            continue
+        values = values.astype(str)
+        distinct = values.nunique() >= TEXT_MIN_DISTINCT * len(values)
+        if distinct and values.str.split().str.len().mean() >= TEXT_MIN_WORDS:
+            found.append(name)
+    return found
+
+
+def text_values(column) -> list[str]:
+    """One string per row for TF-IDF; missing text is the empty string."""
+    return ["" if pd.isna(v) else str(v) for v in np.asarray(column, dtype=object).ravel()]
+
+
+def build_preprocessor(features: pd.DataFrame, text: list[str] | None = None) -> ColumnTransformer:
+    """Numbers: median-imputed and standardized. Text columns (`text`, default: detected): TF-IDF of words
+    and word pairs. Everything else: mode-imputed and one-hot encoded. The output is always dense."""
+    text = detect_text_columns(features) if text is None else list(text)
+    numeric = [c for c in features.columns if _is_number(features[c]) and c not in text]
+    categorical = [c for c in features.columns if c not in numeric and c not in text]
+    vectorizers = [(f"text:{c}", make_pipeline(
+        FunctionTransformer(text_values, feature_names_out="one-to-one"),
+        TfidfVectorizer(max_features=TFIDF_MAX_FEATURES, ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32),
+    ), c) for c in text]  # a column name, not a list: the vectorizer takes one string per row
     return ColumnTransformer(
         [
             ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
@@ -132,6 +171,7 @@ def build_preprocessor(features: pd.DataFrame) -> ColumnTransformer:
                 SimpleImputer(strategy="most_frequent"),
                 OneHotEncoder(handle_unknown="ignore", sparse_output=False),
             ), categorical),
+            *vectorizers,
         ],
         sparse_threshold=0.0,
     )
@@ -150,11 +190,18 @@ def digest_of(frame: pd.DataFrame) -> str:
 
 
 def prepare(source: str, target: str | None, task: str, val: float, test: float, seed: int,
-            device: str = "auto", target_transform: str = "standardize") -> Prepared:
+            device: str = "auto", target_transform: str = "standardize", kind: str = "auto",
+            text: list[str] | None = None) -> Prepared:
     """Load, split, fit the preprocessor on the training rows only, and move every split to the device.
 
     Regression targets are encoded by `target_transform` (standardize, log, none) for training only:
     metrics, the packaged model and its predictions are in the original units."""
+    if kind == "images" or kind == "auto" and is_image_source(source):
+        if text:
+            raise HarnessError(f"data.text: {source} holds images, which have no text columns; remove data.text")
+        return prepare_images(source, target, task, val, test, seed, device)
+    if kind == "table" and is_image_source(source):
+        raise HarnessError(f"data.kind: {source} holds images, not a table; use data.kind: images (or auto)")
     frame, target = load_source(source, target, seed)
     notes = []
     missing = frame[target].isna()
@@ -180,24 +227,59 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
     raw = {name: raw_features.iloc[idx].reset_index(drop=True) for name, idx in parts.items()}
     split_labels = {name: labels[idx] for name, idx in parts.items()}
 
-    preprocessor = build_preprocessor(raw["train"]).fit(raw["train"])
+    preprocessor = build_preprocessor(raw["train"], _check_text(text, raw_features)).fit(raw["train"])
     dev = pick_device(device)
     X = {name: torch.as_tensor(preprocessor.transform(raw[name]), dtype=torch.float32, device=dev) for name in SPLITS}
 
     classes, mean, std = None, 0.0, 1.0
     if task == "classification":
-        classes = sorted(pd.unique(labels), key=str)
-        if len(classes) < 2:
-            raise HarnessError(f"data.target: {target!r} has a single class {classes[0]!r}; nothing to classify")
-        index = {label: i for i, label in enumerate(classes)}
-        y = {n: torch.as_tensor([index[v] for v in split_labels[n]], dtype=torch.int64, device=dev) for n in SPLITS}
-        classes = [c.item() if isinstance(c, np.generic) else c for c in classes]
+        classes, y = _class_targets(labels, split_labels, target, dev)
     else:
         mean, std = fit_target_scale(split_labels["train"].astype(np.float64), target_transform)
         y = {n: torch.as_tensor(encode_target(split_labels[n].astype(np.float64), target_transform, mean, std),
                                 dtype=torch.float32, device=dev).reshape(-1, 1) for n in SPLITS}
     return Prepared(task, target, features, preprocessor, classes, mean, std, X, y, raw, split_labels,
                     digest_of(frame), dev, notes, target_transform if task == "regression" else "standardize")
+
+
+def _class_targets(labels: np.ndarray, split_labels: dict[str, np.ndarray], target: str,
+                   dev: torch.device) -> tuple[list, dict[str, torch.Tensor]]:
+    """Classes in a stable order and each split's labels as int64 class indices on the device."""
+    classes = sorted(pd.unique(labels), key=str)
+    if len(classes) < 2:
+        raise HarnessError(f"data.target: {target!r} has a single class {classes[0]!r}; nothing to classify")
+    index = {label: i for i, label in enumerate(classes)}
+    y = {n: torch.as_tensor([index[v] for v in split_labels[n]], dtype=torch.int64, device=dev) for n in SPLITS}
+    return [c.item() if isinstance(c, np.generic) else c for c in classes], y
+
+
+def prepare_images(source: str, target: str | None, task: str, val: float, test: float, seed: int,
+                   device: str = "auto") -> Prepared:
+    """Images to (N, C, H, W) tensors: pixels scaled and standardized with the training images' statistics."""
+    if task == "regression":
+        raise HarnessError("task: images are for classification here; use task: classification (or auto)")
+    images, labels, target = load_images(source, target)
+    notes: list[str] = []
+    parts = _split(len(images), labels, val, test, seed, notes)
+    raw = {name: images[idx] for name, idx in parts.items()}
+    split_labels = {name: labels[idx] for name, idx in parts.items()}
+    scaler = ImageScaler().fit(raw["train"])
+    dev = pick_device(device)
+    X = {name: torch.as_tensor(scaler.transform(raw[name]), device=dev) for name in SPLITS}
+    classes, y = _class_targets(labels, split_labels, target, dev)
+    digest = hashlib.sha256(np.ascontiguousarray(images).tobytes() + labels.astype(str).tobytes()).hexdigest()[:16]
+    return Prepared("classification", target, [], scaler, classes, 0.0, 1.0, X, y, raw, split_labels, digest, dev,
+                    notes)
+
+
+def _check_text(text: list[str] | None, features: pd.DataFrame) -> list[str] | None:
+    for name in text or ():
+        if name not in features.columns:
+            raise HarnessError(f"data.text: column {name!r} is not among the features; they are: "
+                               + ", ".join(map(str, features.columns)))
+        if _is_number(features[name]):
+            raise HarnessError(f"data.text: column {name!r} holds numbers, not text; remove it from data.text")
+    return text
 
 
 def _as_model_input(features: pd.DataFrame) -> pd.DataFrame:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from torch import nn
 
 from harness.config import FAMILY_PARAMS
+from harness.errors import HarnessError
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU, "leaky_relu": nn.LeakyReLU}
 
@@ -45,14 +46,57 @@ def mlp(n_in: int, n_out: int, n_layers: int = 2, hidden: int | list[int] = 64, 
     return nn.Sequential(*layers)
 
 
-BUILDERS = {"linear": linear, "mlp": mlp}
+def cnn(input_shape: tuple[int, int, int], n_out: int, conv_blocks: int = 2, channels: int = 32,
+        kernel_size: int = 3, pooling: str = "max", norm: str = "none", activation: str = "relu",
+        dropout: float = 0.0, hidden: int = 64) -> nn.Module:
+    """Conv blocks (conv -> norm -> activation -> 2x2 pooling -> dropout), channels doubling per block,
+    then flatten -> an optional hidden layer of `hidden` units -> the output layer."""
+    if kernel_size % 2 == 0:
+        raise HarnessError(f"model.kernel_size: {kernel_size} is even; use an odd size (3, 5, ...) so "
+                           "padding keeps the image size")
+    in_channels, h, w = input_shape
+    layers: list[nn.Module] = []
+    for block in range(conv_blocks):
+        out = channels * 2 ** block
+        # A conv followed by batch norm needs no bias: the norm's shift replaces it.
+        layers.append(nn.Conv2d(in_channels, out, kernel_size, padding=kernel_size // 2, bias=norm != "batch"))
+        if norm != "none":
+            layers.append(nn.BatchNorm2d(out) if norm == "batch" else nn.GroupNorm(1, out))
+        layers.append(ACTIVATIONS[activation]())
+        if pooling != "none" and min(h, w) >= 2:  # a 1-pixel-wide map has nothing left to pool
+            layers.append(nn.MaxPool2d(2) if pooling == "max" else nn.AvgPool2d(2))
+            h, w = h // 2, w // 2
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        in_channels = out
+    layers.append(nn.Flatten())
+    flat = in_channels * h * w
+    if hidden:
+        layers += [nn.Linear(flat, hidden), ACTIVATIONS[activation]()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        flat = hidden
+    layers.append(nn.Linear(flat, n_out))
+    return nn.Sequential(*layers)
 
 
-def build_model(params: dict, n_in: int, n_out: int) -> nn.Module:
-    """The network a params dict describes (`family` plus that family's own keys)."""
+BUILDERS = {"linear": linear, "mlp": mlp, "cnn": cnn}
+
+
+def build_model(params: dict, n_in: int, n_out: int, input_shape: tuple[int, int, int] | None = None) -> nn.Module:
+    """The network a params dict describes (`family` plus that family's own keys).
+
+    `input_shape` (C, H, W) is given for images: a cnn needs it, linear and mlp read the flattened pixels.
+    """
     family = params.get("family", "mlp")
     own = {k: params[k] for k in FAMILY_PARAMS[family] if k in params}
-    return BUILDERS[family](n_in, n_out, **own)
+    if family == "cnn":
+        if input_shape is None:
+            raise HarnessError("model.family: cnn needs images (data.kind: images, an .npz file or an image "
+                               "folder); use linear or mlp for a table")
+        return cnn(tuple(input_shape), n_out, **own)
+    network = BUILDERS[family](n_in, n_out, **own)
+    return network if input_shape is None else nn.Sequential(nn.Flatten(), network)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,4 +1,5 @@
-"""The MLflow pyfunc model: a Predictor (preprocessor + network + label decoding) behind `predict(raw_df)`.
+"""The MLflow pyfunc model: a Predictor (preprocessor + network + label decoding) behind `predict(raw_df)`,
+or `predict(raw_images)` for a model of images (a numpy array of raw pixels, the signature a tensor spec).
 
 Logged as "models from code" (pyfunc_entry.py), so no class is pickled; the harness package travels in
 the model's code path, and pip requirements are given explicitly because inferring them costs seconds.
@@ -11,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
@@ -36,13 +38,18 @@ class HarnessModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         self.predictor = Predictor.load(context.artifacts)
 
+    # The hint is one MLflow passes through untouched (no conversion), so a model of images gets its array.
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return self.predictor.predict(model_input)
 
 
-def log_model(predictor: Predictor, input_example: pd.DataFrame) -> str:
-    """Log the predictor to the active run as `model`; returns its models:/ URI."""
-    example = input_example.head(5)
+def log_model(predictor: Predictor, input_example: pd.DataFrame | np.ndarray) -> str:
+    """Log the predictor to the active run as `model`; returns its models:/ URI.
+
+    The signature is inferred from a few raw rows or raw images, so MLflow checks what a user passes:
+    columns and their types, or the images' layout, size and dtype.
+    """
+    example = input_example[:5] if isinstance(input_example, np.ndarray) else input_example.head(5)
     signature = infer_signature(example, predictor.predict(example))
     with tempfile.TemporaryDirectory() as folder:
         artifacts = predictor.save(Path(folder))

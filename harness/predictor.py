@@ -25,17 +25,17 @@ PREPROCESSOR, NETWORK, META = "preprocessor.joblib", "network.pt", "meta.json"
 
 @dataclass
 class Predictor:
-    preprocessor: object  # fitted ColumnTransformer
+    preprocessor: object  # fitted ColumnTransformer (tables) or ImageScaler (images)
     network: nn.Module
     params: dict
-    meta: dict  # task, target, features, classes, target_transform, target_mean, target_std, n_in, n_out
+    meta: dict  # task, target, features, classes, target_transform, target_mean, target_std, n_in, n_out, input_shape
 
     @classmethod
     def from_training(cls, data, network: nn.Module, params: dict) -> Predictor:
         meta = {"task": data.task, "target": data.target, "features": data.features, "classes": data.classes,
                 "target_transform": data.target_transform, "target_mean": data.target_mean,
                 "target_std": data.target_std, "n_in": data.n_features,
-                "n_out": data.outputs_for(params.get("loss", "auto"))}
+                "n_out": data.outputs_for(params.get("loss", "auto")), "input_shape": data.input_shape}
         return cls(data.preprocessor, network.cpu().eval(), params, meta)
 
     def save(self, folder: Path) -> dict[str, str]:
@@ -51,18 +51,19 @@ class Predictor:
     def load(cls, files: dict[str, str]) -> Predictor:
         meta = json.loads(Path(files["meta"]).read_text())
         saved = torch.load(files["network"], map_location="cpu", weights_only=True)
-        network = build_model(saved["params"], meta["n_in"], meta["n_out"])
+        network = build_model(saved["params"], meta["n_in"], meta["n_out"], meta.get("input_shape"))
         network.load_state_dict(saved["state_dict"])
         return cls(joblib.load(files["preprocessor"]), network.eval(), saved["params"], meta)
 
-    def raw_outputs(self, frame: pd.DataFrame) -> np.ndarray:
-        features = frame[self.meta["features"]]
+    def raw_outputs(self, inputs: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Network outputs for raw rows (a DataFrame) or raw images ((N, H, W) or (N, C, H, W) pixels)."""
+        features = inputs if self.meta.get("input_shape") else inputs[self.meta["features"]]
         with torch.no_grad():
             X = torch.as_tensor(self.preprocessor.transform(features), dtype=torch.float32)
             return self.network(X).numpy()
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """One row of output per input row: `prediction` first, then one `proba_<class>` per class."""
+    def predict(self, frame: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+        """One row of output per input row or image: `prediction` first, then one `proba_<class>` per class."""
         missing = [c for c in self.meta["features"] if c not in frame.columns]
         if missing:
             raise ValueError(f"input is missing column(s) {missing}; the model needs {self.meta['features']}")

@@ -5,9 +5,11 @@ only when the newcomer beats the current holder on the same test rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -50,10 +52,68 @@ def input_frame(model, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def predict(uri: str, frame: pd.DataFrame) -> pd.DataFrame:
-    model = load_model(uri)
-    result = model.predict(input_frame(model, frame))
+def image_input(model) -> tuple[tuple[int, ...], np.dtype] | None:
+    """The raw image layout ((H, W) or (C, H, W)) and dtype a model of images takes; None for tables."""
+    schema = model.metadata.get_input_schema()
+    if schema is None or not schema.is_tensor_spec():
+        return None
+    spec = schema.inputs[0]
+    return tuple(spec.shape[1:]), spec.type
+
+
+def input_array(model, images: np.ndarray) -> np.ndarray:
+    """Raw images in the layout and dtype of the model's signature: a channel axis of 1 added or dropped
+    as the model takes it, pixel values cast (MLflow checks the dtype exactly)."""
+    layout, dtype = image_input(model)
+    images = np.asarray(images)
+    if images.ndim == len(layout) + 2 and images.shape[1] == 1:
+        images = images[:, 0]  # (N, 1, H, W) for a model of (N, H, W)
+    elif images.ndim == len(layout) and len(layout) == 3 and layout[0] == 1:
+        images = images[:, None]  # (N, H, W) for a model of (N, 1, H, W)
+    if images.shape[1:] != layout:
+        raise HarnessError(f"images of shape {images.shape[1:]} per image, but the model takes {layout} "
+                           "(resize them, or give a folder of image files, which are resized)")
+    return images.astype(dtype, copy=False)
+
+
+def predict(uri: str, inputs: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+    """Predictions for a raw table, or for raw images (a numpy array) with a model of images."""
+    return _predict(load_model(uri), uri, inputs)
+
+
+def _predict(model, uri: str, inputs: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+    if image_input(model) is not None:
+        if not isinstance(inputs, np.ndarray):
+            raise HarnessError(f"{uri} is a model of images; give it images (an array, an .npz file or a folder "
+                               "of image files), not a table")
+        result = model.predict(input_array(model, inputs))
+    elif isinstance(inputs, np.ndarray):
+        raise HarnessError(f"{uri} is a model of tables; give it a CSV or Parquet table, not images")
+    else:
+        result = model.predict(input_frame(model, inputs))
     return result if isinstance(result, pd.DataFrame) else pd.DataFrame({"prediction": result})
+
+
+def predict_file(uri: str, path: Path) -> pd.DataFrame:
+    """Predictions for a file as `harness predict` reads it: a CSV/Parquet table, an .npz (array `images`),
+    or a folder of image files (sorted by name, resized to the model's size; a `file` column comes first)."""
+    from harness.images import read_image_files, read_npz
+    from harness.sources import read_table
+
+    path = Path(path)
+    if path.is_dir():
+        model = load_model(uri)
+        layout = image_input(model)
+        if layout is None:
+            raise HarnessError(f"{path} is a folder of images, but {uri} is a model of tables; give a CSV or "
+                               "Parquet file")
+        (*channels, height, width), _ = layout
+        names, images = read_image_files(path, height, width, channels[0] if channels else 1)
+        result = _predict(model, uri, images)
+        result.insert(0, "file", names)
+        return result
+    inputs = read_npz(path, labels_key=None)[0] if path.suffix.lower() == ".npz" else read_table(path)
+    return _predict(load_model(uri), uri, inputs)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from harness import baselines as reference
 from harness import objectives, pareto
 from harness.config import MINIMIZED, StudySpec, load_spec
 from harness.data import Prepared, prepare
-from harness.distributions import values_of
+from harness.distributions import IntDist, values_of
 from harness.errors import HarnessError
 from harness.lineage import dataset_inputs
 from harness.metrics import CLASSIFICATION, REGRESSION, score_predictions
@@ -92,6 +92,29 @@ def check_metric(spec: StudySpec) -> str:
     return name
 
 
+def _input_description(data: Prepared) -> str:
+    if data.input_shape:
+        return "images of " + "x".join(map(str, data.input_shape)) + " (channels x height x width)"
+    return f"{data.n_features} features after encoding"
+
+
+def check_model_fits_data(spec: StudySpec, data: Prepared) -> None:
+    """Families and augmentations that cannot work on this kind of data fail here, before any trial."""
+    families = set(values_of(spec.model.family))
+    if data.input_shape is None and "cnn" in families:
+        raise HarnessError("model.family: cnn needs images (data.kind: images, an .npz file or an image folder); "
+                           "use linear or mlp for a table")
+    augment = spec.train.augment
+    if data.input_shape is None and (any(values_of(augment.shift)) or any(values_of(augment.flip))):
+        raise HarnessError("train.augment: shift and flip move pixels, and this data is a table; remove them "
+                           "(noise works on tables too)")
+    kernel = spec.model.kernel_size
+    sizes = range(kernel.low, kernel.high + 1, kernel.step) if isinstance(kernel, IntDist) else values_of(kernel)
+    if "cnn" in families and any(k % 2 == 0 for k in sizes):
+        raise HarnessError(f"model.kernel_size: use odd sizes (3, 5, ...) so padding keeps the image size; "
+                           f"got {spec.model.kernel_size}")
+
+
 def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeout: float | None = None,
               overrides: list[str] = (), storage: str | None = None, tracking_uri: str | None = None,
               warm_start_from: str | None = None, echo: Callable[[str], None] = print) -> StudyResult:
@@ -107,11 +130,12 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     # Everything a user can get wrong is checked before the first write to MLflow or Optuna.
     try:
         data = prepare(spec.data.source, spec.data.target, spec.task, split.val, split.test, split.seed,
-                       spec.train.device, spec.data.target_transform)
+                       spec.train.device, spec.data.target_transform, kind=spec.data.kind, text=spec.data.text)
         spec = spec.resolved(data.task)
         metric = check_metric(spec)
         for loss in values_of(spec.train.loss):
             data.outputs_for(loss)  # a loss unfit for the data (bce on three classes) fails before any run
+        check_model_fits_data(spec, data)
     except HarnessError as err:
         raise HarnessError(f"{spec.origin}: {err}") from None
     check_enqueue(spec)
@@ -122,7 +146,7 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     directions = objectives.directions(spec)
     echo(f"study {spec.name}: {data.task} of {data.target!r}, {sum(len(v) for v in data.raw.values())} rows "
          f"(train {len(data.raw['train'])} / val {len(data.raw['val'])} / test {len(data.raw['test'])}), "
-         f"{data.n_features} features after encoding, device {data.device}")
+         f"{_input_description(data)}, device {data.device}")
     for note in data.notes:
         echo(f"  note: {note}")
 
@@ -207,7 +231,8 @@ class Objective:
 
         try:
             torch.manual_seed(seed)
-            model = build_model(params, data.n_features, data.outputs_for(params["loss"])).to(data.device)
+            model = build_model(params, data.n_features, data.outputs_for(params["loss"]),
+                                data.input_shape).to(data.device)
             result = fit(model, data, params, epochs=spec.train.epochs, patience=spec.train.early_stopping.patience,
                          metric=self.metric, minimize=spec.study.direction == "minimize", seed=seed, on_epoch=on_epoch)
             epochs.flush()

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from harness.augment import augment
 from harness.data import Prepared
 from harness.metrics import FAST, classification_metrics, fast_metrics, probabilities
 from harness.optim import make_loss, make_optimizer, make_schedule
@@ -83,7 +84,7 @@ def fit(model: nn.Module, data: Prepared, params: dict, *, epochs: int, patience
         lr = optimizer.param_groups[0]["lr"]  # the rate this epoch starts with (onecycle moves it per batch)
         loss_sum = torch.zeros((), device=data.device)
         for start in range(0, n, batch_size):
-            xb, yb = X_epoch[start:start + batch_size], y_epoch[start:start + batch_size]
+            xb, yb = augment(X_epoch[start:start + batch_size], params, generator), y_epoch[start:start + batch_size]
             loss = loss_fn(model(xb), yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
