@@ -149,8 +149,12 @@ def main() -> None:
     parser.add_argument("--trials", type=int, help="trials per table (default: quick mode's own)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="passed to harness --set")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--report", nargs="+", type=Path, help="only print the table of earlier --json files")
     parser.add_argument("--keep", type=Path, help="keep each table's stores under this folder (default: a temp one)")
     args = parser.parse_args()
+    if args.report:
+        print(markdown([r for path in args.report for r in json.loads(path.read_text())]))
+        return
     extra = [f"--set={o}" for o in args.overrides] + (["--trials", str(args.trials)] if args.trials else [])
     results = []
     with tempfile.TemporaryDirectory(prefix="quick-mode-") as tmp:

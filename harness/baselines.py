@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -38,7 +38,6 @@ class Baseline:
     metrics: dict[str, float]  # val/* and test/*, the trials' names
     run_id: str | None = None
     seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 def _arrays(data) -> dict[str, np.ndarray]:
@@ -47,19 +46,20 @@ def _arrays(data) -> dict[str, np.ndarray]:
 
 
 def _target_functions(transform: str, train_y: np.ndarray):
-    """Forward and inverse functions of the study's target transform; baselines report original units."""
+    """Forward and inverse of the study's target transform (a log target is fitted on the log scale, as
+    the trials are); scaling is left out, as it changes neither model's predictions."""
     if transform == "log" and np.all(train_y > 0):
         return np.log, np.exp
     return (lambda y: y), (lambda y: y)
 
 
-def fit_regression(data, target_transform: str = "standardize", seed: int = 0) -> list[Baseline]:
+def fit_regression(data, seed: int = 0) -> list[Baseline]:
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.linear_model import RidgeCV
 
     X = _arrays(data)
     y = {s: np.asarray(v, dtype=np.float64) for s, v in data.labels.items()}
-    forward, inverse = _target_functions(target_transform, y["train"])
+    forward, inverse = _target_functions(data.target_transform, y["train"])
     transform = "log" if forward is np.log else "none"
     out = []
 
@@ -138,10 +138,10 @@ def _scored_classification(name, model, X, y, n_classes, start, params) -> Basel
     return Baseline(name, params, metrics, seconds=time.perf_counter() - start)
 
 
-def fit_all(data, target_transform: str = "standardize", seed: int = 0) -> list[Baseline]:
+def fit_all(data, seed: int = 0) -> list[Baseline]:
     """Every baseline of the data's task, fitted and scored; nothing is logged."""
     if data.task == "regression":
-        return fit_regression(data, target_transform, seed)
+        return fit_regression(data, seed)
     return fit_classification(data, seed)
 
 
@@ -163,7 +163,7 @@ def ensure_baselines(spec, data, tracker, experiment_id: str, parent_id: str,
     have = {b.name: b for b in logged(tracker, experiment_id, parent_id)}
     if all(name in have for name in wanted):
         return [have[name] for name in wanted]
-    fitted = fit_all(data, spec.data.target_transform, spec.study.seed)
+    fitted = fit_all(data, spec.study.seed)
     for baseline in fitted:
         if baseline.name in have:
             baseline.run_id = have[baseline.name].run_id

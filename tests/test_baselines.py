@@ -125,7 +125,20 @@ def test_quick_mode_logs_a_skewed_positive_target_and_scales_batches_to_the_rows
     assert skewed.study.metric == "val/rmse" and skewed.train.schedule == "plateau"
 
     small, large = batch_sizes(300), batch_sizes(40_000)
-    assert max(small) <= 64 and min(large) >= 1024
+    assert max(small) <= 64 and large == [512]  # large tables: more, not larger, steps per epoch
     assert all(s & (s - 1) == 0 for s in small + large)  # powers of two
     options = skewed.train.batch_size.options
     assert options == tuple(batch_sizes(int(n * 0.6))) and max(options) < n * 0.6
+
+
+def test_baselines_fit_a_log_target_on_the_log_scale_and_report_original_units() -> None:
+    from harness.baselines import fit_all
+    from harness.data import prepare
+
+    houses = str(Path(__file__).resolve().parents[1] / "experiments" / "data" / "house_prices.csv")
+    logged = fit_all(prepare(houses, "price", "regression", 0.2, 0.2, 0, "cpu", "log"))
+    plain = fit_all(prepare(houses, "price", "regression", 0.2, 0.2, 0, "cpu", "standardize"))
+    for log_fit, plain_fit in zip(logged, plain):
+        assert log_fit.params["target_transform"] == "log" and plain_fit.params["target_transform"] == "none"
+        assert 5_000 < log_fit.metrics["test/rmse"] < 50_000  # dollars, not log-dollars
+        assert log_fit.metrics["test/rmse"] != plain_fit.metrics["test/rmse"]
