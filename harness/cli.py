@@ -100,7 +100,7 @@ def summary(result) -> str:
         *([f"vs baselines {result.vs_baselines}"] if result.vs_baselines else []),
         f"champion     {result.decision.message}",
         f"compare runs {ui}   (experiment {result.experiment_id}, parent run {result.parent_run_id})",
-        f"predict      {env}harness predict {uri} YOUR.csv",
+        f"predict      {env}harness predict {uri} {'IMAGES.npz' if result.images else 'YOUR.csv'}",
     ])
 
 

@@ -18,8 +18,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from harness.errors import HarnessError
 from harness.config import REGRESSION_LOSSES
+from harness.errors import HarnessError
 from harness.images import ImageScaler, is_image_source, load_images
 from harness.sources import load_source
 
@@ -215,9 +215,9 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
         raise HarnessError(f"task: regression needs a numeric target, but {target!r} holds text; use task: classification")
     if target_transform not in TARGET_TRANSFORMS:
         raise HarnessError(f"data.target_transform: {target_transform!r} is not one of {', '.join(TARGET_TRANSFORMS)}")
-    if task == "regression" and target_transform == "log" and (frame[target] <= 0).any():
-        bad = frame[target] <= 0
-        raise HarnessError(f"data.target_transform: log needs targets above 0, but {target!r} has {int(bad.sum())} "
+    non_positive = int((frame[target] <= 0).sum()) if task == "regression" else 0
+    if target_transform == "log" and non_positive:
+        raise HarnessError(f"data.target_transform: log needs targets above 0, but {target!r} has {non_positive} "
                            f"value(s) <= 0 (smallest {frame[target].min():g}); use standardize")
     features = [c for c in frame.columns if c != target]
     raw_features = _as_model_input(frame[features])

@@ -14,7 +14,7 @@ from torch import nn
 
 from harness.errors import HarnessError
 
-REGRESSION_LOSSES = {"mse": nn.MSELoss, "l1": nn.L1Loss, "huber": nn.HuberLoss}
+REGRESSION_LOSS_MODULES = {"mse": nn.MSELoss, "l1": nn.L1Loss, "huber": nn.HuberLoss}
 
 
 class BinaryLogitLoss(nn.Module):
@@ -26,14 +26,14 @@ class BinaryLogitLoss(nn.Module):
 
 
 def make_loss(name: str, task: str, label_smoothing: float = 0.0) -> nn.Module:
-    """The training loss module; regression losses see standardized targets, classification ones logits."""
+    """The training loss module; regression losses see encoded (standardized) targets, classification ones logits."""
     if name == "auto":
         name = "mse" if task == "regression" else "cross_entropy"
     if name == "cross_entropy":
         return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     if name == "bce":
         return BinaryLogitLoss()
-    return REGRESSION_LOSSES[name]()
+    return REGRESSION_LOSS_MODULES[name]()
 
 
 def make_optimizer(params: dict, parameters) -> torch.optim.Optimizer:

@@ -52,6 +52,7 @@ class StudyResult:
     pareto_front: list[int] | None = None  # multi-objective: the trial numbers on the front
     baselines: list[reference.Baseline] = field(default_factory=list)
     vs_baselines: str | None = None  # the champion's test metric against the best baseline's
+    images: bool = False  # the model takes arrays of images rather than a table
 
 
 def journal_path(storage: str | None, name: str) -> Path:
@@ -323,7 +324,7 @@ def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker
     )
     return StudyResult(spec.name, spec.study.metric, states, best.number, best_val, test, decision,
                        spec.registry.name, spec.registry.alias, tracker.uri, experiment_id, parent_id, data.notes,
-                       front)
+                       front, images=data.input_shape is not None)
 
 
 def record_front(study: optuna.Study, spec: StudySpec, tracker: Tracker, parent_id: str,
