@@ -1,7 +1,10 @@
 """Quick mode against its own baselines, on real tables that are available offline.
 
-    PYTHONPATH=$PWD .venv/bin/python benchmarks/quick_mode.py            # every table, the default budget
+    OMP_NUM_THREADS=1 PYTHONPATH=$PWD .venv/bin/python benchmarks/quick_mode.py --json results.json
     PYTHONPATH=$PWD .venv/bin/python benchmarks/quick_mode.py --tables diabetes wine --trials 10
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/quick_mode.py --report results.json   # the table again
+
+One torch thread per study: on a busy 2-core machine two threads wait on each other (8x slower here).
 
 Each table is written to a CSV in a temporary folder and studied the way a user would study it:
 `harness study --data TABLE.csv --target COLUMN` in a fresh process, with a temporary MLflow store and
