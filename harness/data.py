@@ -21,7 +21,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from harness.config import REGRESSION_LOSSES
 from harness.errors import HarnessError
 from harness.images import ImageScaler, is_image_source, load_images
-from harness.sources import load_source
+from harness.sources import as_text, load_source
 
 SPLITS = ("train", "val", "test")
 # An integer target with at most this many distinct values is read as class labels.
@@ -287,8 +287,7 @@ def _as_model_input(features: pd.DataFrame) -> pd.DataFrame:
     out = features.copy()
     for column in out.columns:
         if pd.api.types.is_bool_dtype(out[column]) or not pd.api.types.is_numeric_dtype(out[column]):
-            out[column] = out[column].astype(object).where(out[column].notna(), None).map(
-                lambda v: v if v is None else str(v))
+            out[column] = as_text(out[column])
     return out
 
 

@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from harness.errors import HarnessError
+from harness.sources import as_text
 
 
 def load_model(uri: str):
@@ -46,9 +47,7 @@ def input_frame(model, frame: pd.DataFrame) -> pd.DataFrame:
         elif kind in ("long", "integer") and out[col_spec.name].isna().any():
             raise HarnessError(f"column {col_spec.name!r} has missing values, but the model takes whole numbers there")
         elif kind == "string":
-            values = out[col_spec.name]
-            out[col_spec.name] = values.astype(object).where(values.notna(), None).map(
-                lambda v: v if v is None else str(v))
+            out[col_spec.name] = as_text(out[col_spec.name])
     return out
 
 

@@ -35,6 +35,11 @@ def read_table(path: str | Path) -> pd.DataFrame:
     raise HarnessError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
 
 
+def as_text(values: pd.Series) -> pd.Series:
+    """A column as the packaged model reads non-numeric data: str values, missing ones as None."""
+    return values.astype(object).where(values.notna(), None).map(lambda v: v if v is None else str(v))
+
+
 def load_source(source: str, target: str | None, seed: int) -> tuple[pd.DataFrame, str]:
     """The raw rows of a study's data source and the name of the column to predict."""
     scheme, _, name = source.partition(":")
