@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _sklearn(name: str, target: str) -> Callable[[], tuple[pd.DataFrame, str]]:
     def load():
-        from harness.sources import load_source
+        from harness.data.sources import load_source
 
         frame, column = load_source(f"sklearn:{name}", None, 0)
         return frame.rename(columns={column: target}), target
@@ -87,7 +87,7 @@ def run_table(name: str, folder: Path, extra: list[str]) -> dict:
     """Quick mode on one table through the real CLI; the figures are read back from the MLflow store."""
     from mlflow import MlflowClient
 
-    from harness.baselines import Baseline, best
+    from harness.record.baselines import Baseline, best
 
     frame, target = TABLES[name][0]()
     csv = folder / f"{name}.csv"

@@ -69,7 +69,8 @@ def study(
         fail(f"--task must be auto, regression or classification, got {task!r}")
     quiet_libraries()
     try:
-        from harness.config import load_spec, quick_spec
+        from harness.spec.quick import quick_spec
+        from harness.spec.schema import load_spec
 
         spec = load_spec(study_file, set_) if study_file else quick_spec(data, target, task, name, set_)
         if study_file is None:
@@ -115,13 +116,10 @@ def predict(
     """Predict one row per input row (or image) with a registered (or logged) model."""
     quiet_libraries()
     try:
-        import mlflow
+        from harness.record.tracking import default_tracking_uri
+        from harness.serve.predict import predict_file
 
-        from harness.registry import predict_file
-        from harness.tracking import default_tracking_uri
-
-        mlflow.set_tracking_uri(tracking_uri or default_tracking_uri())
-        result = predict_file(model_uri, file)
+        result = predict_file(model_uri, file, tracking_uri or default_tracking_uri())
     except HarnessError as err:
         fail(str(err))
     if output:
@@ -139,7 +137,7 @@ def ui(
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="Default: the embedded store."),
 ) -> None:
     """Open the MLflow UI on the embedded store (or --tracking-uri)."""
-    from harness.tracking import default_tracking_uri
+    from harness.record.tracking import default_tracking_uri
 
     store = tracking_uri or default_tracking_uri()
     mlflow_bin = Path(sys.executable).with_name("mlflow")

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from helpers import ROOT
 
 
@@ -24,3 +23,15 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     return tmp_path
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """`gpu` tests need a CUDA device: skipped, with the reason, on a machine without one."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (none here); run them where a GPU is lent")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

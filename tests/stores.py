@@ -15,9 +15,9 @@ from pathlib import Path
 
 import optuna
 import pytest
+from helpers import ROOT
 
 import harness
-from helpers import ROOT
 
 
 @dataclass

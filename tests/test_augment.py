@@ -8,13 +8,13 @@ import pytest
 import torch
 from torch import nn
 
-from harness.augment import augment, random_flip, random_shift
-from harness.config import build_spec
-from harness.data import prepare
+from harness.data.prepare import prepare
 from harness.errors import HarnessError
-from harness.models import build_model
-from harness.study import check_model_fits_data
-from harness.train import fit
+from harness.nn.augment import augment, random_flip, random_shift
+from harness.nn.loop import fit
+from harness.nn.models import build_model
+from harness.spec.schema import build_spec
+from harness.study.checks import check_model_fits_data
 
 TRAIN = {"family": "cnn", "conv_blocks": 1, "channels": 4, "kernel_size": 3, "pooling": "max", "norm": "none",
          "activation": "relu", "dropout": 0.0, "hidden": 0, "loss": "cross_entropy", "optimizer": "adam",
@@ -28,7 +28,7 @@ def digits(tmp_path_factory):
 
     bunch, path = load_digits(), tmp_path_factory.mktemp("digits") / "digits.npz"
     np.savez(path, images=bunch.images[:400], labels=bunch.target[:400])
-    return prepare(str(path), None, "auto", 0.15, 0.15, seed=0)
+    return prepare(str(path), None, "auto", 0.15, 0.15, seed=0, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ class Recorder(nn.Module):
 
 def record_one_epoch(data, augmentation: dict) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
-    model = Recorder(build_model(TRAIN, data.n_features, data.n_outputs, data.input_shape))
+    model = Recorder(build_model(TRAIN, data.n_features, data.n_classes, data.input_shape))
     fit(model, data, {**TRAIN, **augmentation}, epochs=1, patience=1, metric="accuracy", minimize=False, seed=0)
     return {mode: torch.cat(batches) for mode, batches in model.seen.items()}
 
@@ -120,7 +120,7 @@ def test_noise_applies_to_tables_and_nothing_is_a_no_op() -> None:
 
 
 def test_a_table_study_refuses_pixel_augmentations_and_cnns() -> None:
-    table = prepare("sklearn:iris", None, "auto", 0.15, 0.15, seed=0)
+    table = prepare("sklearn:iris", None, "auto", 0.15, 0.15, seed=0, device="cpu")
     base = {"name": "t", "data": {"source": "sklearn:iris"}}
     for raw, fragment in [({"train": {"augment": {"shift": 1}}}, "train.augment"),
                           ({"train": {"augment": {"flip": {"choice": [True, False]}}}}, "train.augment"),
@@ -129,7 +129,7 @@ def test_a_table_study_refuses_pixel_augmentations_and_cnns() -> None:
         with pytest.raises(HarnessError, match=fragment):
             check_model_fits_data(spec, table)
     check_model_fits_data(build_spec({**base, "train": {"augment": {"noise": 0.1}}}, "t.yaml"), table)
-    images = prepare("sklearn:digits", None, "auto", 0.15, 0.15, seed=0, kind="images")
+    images = prepare("sklearn:digits", None, "auto", 0.15, 0.15, seed=0, device="cpu", kind="images")
     spec = build_spec({**base, "model": {"family": "cnn", "kernel_size": {"int": [3, 5]}}}, "t.yaml")
     with pytest.raises(HarnessError, match="odd"):
         check_model_fits_data(spec, images)  # 3..5 in steps of 1 includes 4

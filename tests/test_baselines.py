@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import mlflow_client, run_cli
 
 import harness
-from harness.baselines import Baseline, comparison_line
-from harness.metrics import CLASSIFICATION, REGRESSION
-from harness.quick import batch_sizes, quick_spec
-from helpers import mlflow_client, run_cli
+from harness.record.baselines import Baseline, comparison_line
+from harness.spec.names import CLASSIFICATION_METRICS as CLASSIFICATION
+from harness.spec.names import REGRESSION_METRICS as REGRESSION
+from harness.spec.quick import batch_sizes, quick_spec
 
 
 def runs_by_role(experiment: str) -> dict[str, list]:
@@ -132,8 +133,8 @@ def test_quick_mode_logs_a_skewed_positive_target_and_scales_batches_to_the_rows
 
 
 def test_baselines_fit_a_log_target_on_the_log_scale_and_report_original_units() -> None:
-    from harness.baselines import fit_all
-    from harness.data import prepare
+    from harness.data.prepare import prepare
+    from harness.record.baselines import fit_all
 
     houses = str(Path(__file__).resolve().parents[1] / "experiments" / "data" / "house_prices.csv")
     logged = fit_all(prepare(houses, "price", "regression", 0.2, 0.2, 0, "cpu", "log"))

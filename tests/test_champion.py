@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import mlflow_client, run_cli
 from mlflow import MlflowClient
 
 import harness
-from helpers import mlflow_client, run_cli
 
 HOUSES = "experiments/data/house_prices.csv"
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from harness.data import prepare
+from harness.data.prepare import prepare
 from harness.errors import HarnessError
-from harness.models import build_model, count_parameters
-from harness.predictor import Predictor
+from harness.nn.models import build_model, count_parameters
+from harness.serve.predictor import Predictor
 
 CNN = {"family": "cnn", "conv_blocks": 2, "channels": 4, "kernel_size": 3, "pooling": "max", "norm": "none",
        "activation": "relu", "dropout": 0.0, "hidden": 16}
@@ -62,10 +62,10 @@ def test_flat_networks_read_images_flattened(family: str) -> None:
 
 
 def test_predictor_rebuilds_the_cnn_and_takes_raw_images(tmp_path: Path) -> None:
-    data = prepare("sklearn:digits", None, "auto", 0.15, 0.15, seed=0, kind="images")
+    data = prepare("sklearn:digits", None, "auto", 0.15, 0.15, seed=0, device="cpu", kind="images")
     torch.manual_seed(0)
     params = {**CNN, "norm": "batch"}
-    network = build_model(params, data.n_features, data.n_outputs, data.input_shape)
+    network = build_model(params, data.n_features, data.n_classes, data.input_shape)
     network.eval()
     with torch.no_grad():
         expected = torch.softmax(network(data.X["test"]), 1).numpy()

@@ -4,9 +4,10 @@ trial runs' MLflow params alike; a linear trial has none of them."""
 from __future__ import annotations
 
 from mlflow import MlflowClient
-
-from harness.config import FAMILY_PARAMS, build_spec
 from stores import Store, store  # noqa: F401  (the shared-store fixture)
+
+from harness.spec.names import FAMILY_PARAMS
+from harness.spec.schema import build_spec
 
 MLP_ONLY = {"n_layers", "hidden", "activation", "dropout"}  # searched below, read by mlp trials only
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config import build_spec, load_spec
-from harness.distributions import ChoiceDist, FloatDist, IntDist
 from harness.errors import HarnessError
+from harness.spec.distributions import ChoiceDist, FloatDist, IntDist
+from harness.spec.schema import build_spec, load_spec
 
 BASE = {"name": "s", "data": {"source": "sklearn:iris"}}
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from harness.data import infer_task, prepare
-from harness.errors import HarnessError
 from helpers import ROOT
+
+from harness.data.prepare import prepare
+from harness.data.target import infer_task
+from harness.errors import HarnessError
 
 HOUSES = str(ROOT / "experiments/data/house_prices.csv")
 
@@ -21,9 +22,9 @@ def test_task_inference() -> None:
 
 
 def test_splits_are_reproducible_disjoint_and_stratified() -> None:
-    a = prepare(HOUSES, "aircon", "auto", 0.2, 0.2, seed=1)
-    b = prepare(HOUSES, "aircon", "auto", 0.2, 0.2, seed=1)
-    c = prepare(HOUSES, "aircon", "auto", 0.2, 0.2, seed=2)
+    a = prepare(HOUSES, "aircon", "auto", 0.2, 0.2, seed=1, device="cpu")
+    b = prepare(HOUSES, "aircon", "auto", 0.2, 0.2, seed=1, device="cpu")
+    c = prepare(HOUSES, "aircon", "auto", 0.2, 0.2, seed=2, device="cpu")
     assert a.task == "classification" and a.classes == ["no", "yes"]
     assert a.raw["test"].equals(b.raw["test"]) and not a.raw["test"].equals(c.raw["test"])
     sizes = {k: len(v) for k, v in a.raw.items()}
@@ -33,7 +34,7 @@ def test_splits_are_reproducible_disjoint_and_stratified() -> None:
 
 
 def test_preprocessor_is_fitted_on_training_rows_only() -> None:
-    data = prepare(HOUSES, "price", "regression", 0.2, 0.2, seed=0)
+    data = prepare(HOUSES, "price", "regression", 0.2, 0.2, seed=0, device="cpu")
     train = data.X["train"].numpy()
     numeric = train[:, :5]  # lotsize, bedrooms, bathrooms, stories, garage: standardized on train
     np.testing.assert_allclose(numeric.mean(0), 0, atol=1e-5)
@@ -43,7 +44,7 @@ def test_preprocessor_is_fitted_on_training_rows_only() -> None:
 
 
 def test_unseen_categories_and_missing_values_are_handled() -> None:
-    data = prepare(HOUSES, "price", "regression", 0.2, 0.2, seed=0)
+    data = prepare(HOUSES, "price", "regression", 0.2, 0.2, seed=0, device="cpu")
     rows = data.raw["test"].head(3).copy()
     rows.loc[0, "driveway"] = "maybe"  # a category never seen in training
     rows.loc[1, "lotsize"] = np.nan
@@ -57,7 +58,7 @@ def test_unseen_categories_and_missing_values_are_handled() -> None:
     ("sklearn:diabetes", "regression", None), ("synthetic:linear", "regression", None),
 ])
 def test_bundled_and_synthetic_sources(source: str, task: str, classes: int | None) -> None:
-    data = prepare(source, None, "auto", 0.15, 0.15, seed=0)
+    data = prepare(source, None, "auto", 0.15, 0.15, seed=0, device="cpu")
     assert data.task == task
     assert (len(data.classes) if data.classes else None) == classes
 
@@ -65,9 +66,9 @@ def test_bundled_and_synthetic_sources(source: str, task: str, classes: int | No
 def test_parquet_source(tmp_path) -> None:
     path = tmp_path / "houses.parquet"
     pd.read_csv(HOUSES).to_parquet(path)
-    assert prepare(str(path), "price", "auto", 0.2, 0.2, seed=0).task == "regression"
+    assert prepare(str(path), "price", "auto", 0.2, 0.2, seed=0, device="cpu").task == "regression"
 
 
 def test_unknown_bundled_set_is_a_clear_error() -> None:
     with pytest.raises(HarnessError, match="sklearn:iris"):
-        prepare("sklearn:nope", None, "auto", 0.15, 0.15, seed=0)
+        prepare("sklearn:nope", None, "auto", 0.15, 0.15, seed=0, device="cpu")

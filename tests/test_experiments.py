@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import ROOT, run_cli
 
 import harness
-from helpers import ROOT, run_cli
 
 STUDY_FILES = sorted(p.name for p in (ROOT / "experiments").glob("*.yaml"))
 

@@ -3,17 +3,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import run_cli
 from PIL import Image
 from sklearn.datasets import load_digits
 
 from harness.errors import HarnessError
-from harness.registry import predict_file
-from helpers import run_cli
+from harness.serve.predict import predict_file
 
 STUDY = """
 name: png-digits
@@ -59,13 +60,13 @@ def test_image_model_predicts_from_npz_and_image_files_in_a_fresh_process(workdi
 
     # In this process: (N, 1, H, W) floats give the same numbers (reshaped and cast to the signature's).
     np.savez(workdir / "channel.npz", images=pixels[:, None].astype(np.float64))
-    own = predict_file(uri, workdir / "channel.npz")
+    own = predict_file(uri, workdir / "channel.npz", os.environ["MLFLOW_TRACKING_URI"])
     np.testing.assert_allclose(own.iloc[:, 1:].to_numpy(), from_files.iloc[:, 2:].to_numpy(), rtol=1e-5)
     labels = np.repeat(np.arange(10), 15).astype(str)  # the sub-folder names
     assert (own["prediction"].to_numpy() == labels).mean() > 0.5  # it learned something
 
     with pytest.raises(HarnessError, match="model of images"):
-        predict_file(uri, workdir / "experiments/data/house_prices.csv")
+        predict_file(uri, workdir / "experiments/data/house_prices.csv", os.environ["MLFLOW_TRACKING_URI"])
     np.savez(workdir / "big.npz", images=np.zeros((2, 9, 9), dtype=np.uint8))
     with pytest.raises(HarnessError, match=r"\(8, 8\)"):
-        predict_file(uri, workdir / "big.npz")
+        predict_file(uri, workdir / "big.npz", os.environ["MLFLOW_TRACKING_URI"])

@@ -10,13 +10,13 @@ import pytest
 import torch
 from PIL import Image
 
-from harness.data import prepare
+from harness.data.images import ImageScaler
+from harness.data.prepare import prepare
 from harness.errors import HarnessError
-from harness.images import ImageScaler
 
 
 def prepare_images(source: str, target: str | None = None, kind: str = "auto", task: str = "auto"):
-    return prepare(source, target, task, 0.2, 0.2, seed=0, kind=kind)
+    return prepare(source, target, task, 0.2, 0.2, seed=0, device="cpu", kind=kind)
 
 
 def assert_standardized_on_train(data) -> None:
@@ -105,7 +105,7 @@ def test_image_sources_refuse_what_they_cannot_do(tmp_path: Path) -> None:
     with pytest.raises(HarnessError, match="classification"):
         prepare_images("sklearn:digits", kind="images", task="regression")
     with pytest.raises(HarnessError, match="data.text"):
-        prepare("sklearn:digits", None, "auto", 0.2, 0.2, seed=0, kind="images", text=["pixels"])
+        prepare("sklearn:digits", None, "auto", 0.2, 0.2, seed=0, device="cpu", kind="images", text=["pixels"])
     with pytest.raises(HarnessError, match="not an image source"):
         prepare_images("sklearn:iris", kind="images")
     with pytest.raises(HarnessError, match="data.kind"):

@@ -9,10 +9,10 @@ import re
 
 import torch
 from mlflow import MlflowClient
-
-from harness.config import build_spec, load_spec
-from harness.objectives import directions, latency_ms
 from stores import Store, store  # noqa: F401  (the shared-store fixture)
+
+from harness.search.objectives import directions, latency_ms
+from harness.spec.schema import build_spec, load_spec
 
 
 def dominates(a: list[float], b: list[float]) -> bool:

@@ -8,9 +8,9 @@ import json
 
 import pytest
 from mlflow import MlflowClient
-
-from harness.config import build_spec
 from stores import Store, store  # noqa: F401  (the shared-store fixture)
+
+from harness.spec.schema import build_spec
 
 # Both families, dropout (the global RNG during training) and a pruner: everything a seed must pin down.
 RAW = {

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import optuna
 import pytest
-
-from harness.config import PRUNERS, SAMPLERS, build_spec
-from harness.samplers import grid_size, make_pruner, make_sampler
-from harness.space import sample
 from stores import Store, store  # noqa: F401  (the shared-store fixture)
+
+from harness.search.samplers import grid_size, make_pruner, make_sampler
+from harness.search.space import sample
+from harness.spec.names import PRUNERS, SAMPLERS
+from harness.spec.schema import build_spec
 
 SPACE = {
     "name": "tiny",

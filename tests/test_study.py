@@ -9,10 +9,9 @@ import mlflow
 import optuna
 import pandas as pd
 import pytest
+from helpers import mlflow_client, run_cli
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
-
-from helpers import mlflow_client, run_cli
 
 # lr 1e12 diverges (FAILED), 1e-7 barely moves (PRUNED once five trials have completed), 1e-2 learns.
 STATES_STUDY = """

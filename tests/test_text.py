@@ -9,11 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import ROOT, run_cli
 
 import harness
-from harness.data import TFIDF_MAX_FEATURES, build_preprocessor, detect_text_columns, prepare
+from harness.data.columns import (
+    TFIDF_MAX_FEATURES,
+    build_preprocessor,
+    detect_text_columns,
+)
+from harness.data.prepare import prepare
 from harness.errors import HarnessError
-from helpers import ROOT, run_cli
 
 DOCS = ROOT / "experiments/data/scipy_docstrings.csv"
 
@@ -51,7 +56,7 @@ def test_text_becomes_tfidf_inside_the_one_preprocessor() -> None:
 
 
 def test_prepared_text_is_dense_float32_on_the_device_and_bounded() -> None:
-    data = prepare(str(DOCS), "subpackage", "auto", 0.2, 0.2, seed=0, text=["summary"])
+    data = prepare(str(DOCS), "subpackage", "auto", 0.2, 0.2, seed=0, device="cpu", text=["summary"])
     X = data.X["train"]
     assert X.dtype.is_floating_point and X.dtype.itemsize == 4 and X.layout == torch.strided
     assert X.device == data.device and X.ndim == 2
@@ -64,7 +69,7 @@ def test_prepared_text_is_dense_float32_on_the_device_and_bounded() -> None:
                                            (["n_params"], "holds numbers")])
 def test_bad_text_columns_are_clear_errors(text: list[str], fragment: str) -> None:
     with pytest.raises(HarnessError, match=fragment):
-        prepare(str(DOCS), "subpackage", "auto", 0.2, 0.2, seed=0, text=text)
+        prepare(str(DOCS), "subpackage", "auto", 0.2, 0.2, seed=0, device="cpu", text=text)
 
 
 @pytest.mark.slow

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.data import prepare
-from harness.models import build_model
-from harness.train import TrainingDiverged, evaluate, fit, make_loss
+from harness.data.prepare import prepare
+from harness.nn.loop import TrainingDiverged, evaluate, fit
+from harness.nn.losses import make_loss
+from harness.nn.models import build_model
 
 PARAMS = {"family": "mlp", "n_layers": 1, "hidden": 16, "activation": "relu", "dropout": 0.0,
           "loss": "mse", "optimizer": "adam", "lr": 1e-2, "weight_decay": 0.0, "batch_size": 32}
@@ -15,7 +16,7 @@ PARAMS = {"family": "mlp", "n_layers": 1, "hidden": 16, "activation": "relu", "d
 
 @pytest.fixture(scope="module")
 def diabetes():
-    return prepare("sklearn:diabetes", None, "auto", 0.15, 0.15, seed=0)
+    return prepare("sklearn:diabetes", None, "auto", 0.15, 0.15, seed=0, device="cpu")
 
 
 def test_fit_reports_each_epoch_and_restores_the_best(diabetes) -> None:

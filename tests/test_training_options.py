@@ -12,15 +12,17 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import ROOT, mlflow_client, run_cli
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 import harness
-from harness.data import prepare
+from harness.data.prepare import prepare
 from harness.errors import HarnessError
-from harness.models import build_model
-from harness.predictor import Predictor
-from harness.train import evaluate, fit, make_loss, make_optimizer, outputs
-from helpers import ROOT, mlflow_client, run_cli
+from harness.nn.loop import evaluate, fit, outputs
+from harness.nn.losses import make_loss, output_width
+from harness.nn.models import build_model
+from harness.nn.optim import make_optimizer
+from harness.serve.predictor import Predictor
 
 HOUSES = str(ROOT / "experiments/data/house_prices.csv")
 PARAMS = {"family": "mlp", "n_layers": 1, "hidden": 16, "activation": "relu", "dropout": 0.0,
@@ -42,9 +44,13 @@ def houses_log():
     return prepare(HOUSES, "price", "regression", 0.2, 0.2, seed=0, device="cpu", target_transform="log")
 
 
+def width(data, loss: str) -> int:
+    return output_width(data.task, data.n_classes, loss)
+
+
 def train(data, params, epochs=20, patience=100, metric="rmse", minimize=True, seed=0):
     torch.manual_seed(seed)
-    model = build_model(params, data.n_features, data.outputs_for(params.get("loss", "auto")))
+    model = build_model(params, data.n_features, width(data, params.get("loss", "auto")))
     result = fit(model, data, params, epochs=epochs, patience=patience, metric=metric, minimize=minimize, seed=seed)
     return model, result
 
@@ -76,7 +82,7 @@ def test_label_smoothing_keeps_probabilities_off_the_edges(cancer) -> None:
 
 
 def test_bce_trains_one_logit_and_reports_two_class_probabilities(cancer) -> None:
-    assert cancer.outputs_for("bce") == 1 and cancer.outputs_for("cross_entropy") == 2
+    assert width(cancer, "bce") == 1 and width(cancer, "cross_entropy") == 2
     params = {**PARAMS, "loss": "bce"}
     model, result = train(cancer, params, epochs=20, metric="accuracy", minimize=False)
     assert model[-1].out_features == 1
@@ -97,9 +103,9 @@ def test_bce_trains_one_logit_and_reports_two_class_probabilities(cancer) -> Non
 def test_a_loss_that_does_not_fit_the_data_is_a_clear_error(workdir: Path, diabetes) -> None:
     iris = prepare("sklearn:iris", None, "auto", 0.2, 0.2, seed=0, device="cpu")
     with pytest.raises(HarnessError, match="bce needs exactly two classes, but the target has 3"):
-        iris.outputs_for("bce")
+        width(iris, "bce")
     with pytest.raises(HarnessError, match="cross_entropy is for classification"):
-        diabetes.outputs_for("cross_entropy")
+        width(diabetes, "cross_entropy")
     # Through a study: the file is named and nothing is written to MLflow before the check.
     (workdir / "iris_bce.yaml").write_text("name: iris-bce\ndata: {source: 'sklearn:iris'}\ntrain: {loss: bce}\n")
     with pytest.raises(HarnessError, match=r"^iris_bce.yaml: train.loss: bce needs exactly two classes"):

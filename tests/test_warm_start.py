@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from harness.config import build_spec
-from harness.errors import HarnessError
 from helpers import mlflow_client, run_cli
 from stores import Store, store  # noqa: F401  (the shared-store fixture)
+
+from harness.errors import HarnessError
+from harness.spec.schema import build_spec
 
 SPACE = {
     "task": "regression",

@@ -18,8 +18,8 @@ from typing import Callable
 
 import numpy as np
 
-from harness.config import MINIMIZED
-from harness.metrics import classification_metrics, regression_metrics
+from harness.nn.metrics import classification_metrics, regression_metrics
+from harness.spec.names import bare, minimized
 
 BASELINES = {"regression": ("ridge", "hist_gradient_boosting"),
              "classification": ("logistic_regression", "hist_gradient_boosting")}
@@ -190,7 +190,7 @@ def _log(tracker, experiment_id: str, parent_id: str, baseline: Baseline) -> str
 def compared_metric(metric: str, task: str, available: dict[str, float]) -> str:
     """The bare metric both sides are judged on: the study's own, else rmse or accuracy (a loss is not
     comparable across models trained on different losses)."""
-    name = metric.split("/", 1)[-1]
+    name = bare(metric)
     if f"test/{name}" in available and name != "loss":
         return name
     return "rmse" if task == "regression" else "accuracy"
@@ -198,7 +198,7 @@ def compared_metric(metric: str, task: str, available: dict[str, float]) -> str:
 
 def best(baselines: list[Baseline], name: str) -> Baseline | None:
     """The baseline a user would have picked: best on validation, as the champion was."""
-    minimize = name in MINIMIZED
+    minimize = minimized(name)
     scored = [b for b in baselines if f"val/{name}" in b.metrics and f"test/{name}" in b.metrics]
     if not scored:
         return None
@@ -218,7 +218,7 @@ def comparison_line(test: dict[str, float], metric: str, task: str, baselines: l
     if chosen is None or f"test/{name}" not in test:
         return None
     mine, theirs = test[f"test/{name}"], chosen.metrics[f"test/{name}"]
-    better = mine < theirs if name in MINIMIZED else mine > theirs
+    better = mine < theirs if minimized(name) else mine > theirs
     verdict = "tie" if mine == theirs else ("champion better" if better else "baseline better")
     if theirs and mine != theirs:
         verdict += f" by {abs(mine - theirs) / abs(theirs):.1%}"

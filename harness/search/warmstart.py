@@ -11,24 +11,15 @@ from typing import Any, Callable
 
 import optuna
 
-from harness.config import FAMILY_PARAMS, StudySpec
-from harness.distributions import ChoiceDist, IntDist, values_of
 from harness.errors import HarnessError
-from harness.space import searched
+from harness.search.samplers import ENQUEUED_TRIAL_ATTR
+from harness.search.space import searched
+from harness.spec.distributions import ChoiceDist, IntDist
+from harness.spec.names import FAMILY_PARAMS
+from harness.spec.schema import StudySpec
 
 ENQUEUED_ATTR = "harness_enqueued"  # study user attribute: study.enqueue was done, not again on resume
 WARM_START_TRIALS = 3  # best complete trials taken from the earlier study
-
-
-def searchable_params(spec: StudySpec) -> dict[str, Any]:
-    """Every parameter name a trial of this study can suggest, with its distribution."""
-    space = searched(spec)
-    if "hidden" in space and True in values_of(spec.model.per_layer_width):
-        for i in range(max(values_of(spec.model.n_layers))):
-            space[f"hidden_{i}"] = space["hidden"]
-        if False not in values_of(spec.model.per_layer_width):
-            del space["hidden"]  # every trial samples one width per layer
-    return space
 
 
 def fits(dist: Any, value: Any) -> bool:
@@ -47,7 +38,7 @@ def _family_key(key: str) -> str:
 
 def problems(spec: StudySpec, params: dict[str, Any]) -> dict[str, str]:
     """Key -> what is wrong with it, for one parameter set against this study's space."""
-    space = searchable_params(spec)
+    space = searched(spec)
     family = params.get("family", spec.model.family)  # a distribution when the set leaves it to the sampler
     branch_keys = {k for keys in FAMILY_PARAMS.values() for k in keys}
     found = {}
@@ -79,7 +70,7 @@ def enqueue_from_file(study: optuna.Study, spec: StudySpec, echo: Callable[[str]
     if not sets or study.user_attrs.get(ENQUEUED_ATTR):
         return
     for params in sets:
-        study.enqueue_trial(params, skip_if_exists=True)
+        study.enqueue_trial(params, user_attrs={ENQUEUED_TRIAL_ATTR: True}, skip_if_exists=True)
     study.set_user_attr(ENQUEUED_ATTR, True)
     echo(f"warm start: {len(sets)} parameter set(s) from study.enqueue go first")
 
@@ -104,7 +95,8 @@ def enqueue_from_study(study: optuna.Study, spec: StudySpec, source: optuna.Stud
     for trial in picked:
         wrong = problems(spec, trial.params)
         dropped |= wrong.keys()
-        study.enqueue_trial({k: v for k, v in trial.params.items() if k not in wrong}, skip_if_exists=True)
+        study.enqueue_trial({k: v for k, v in trial.params.items() if k not in wrong},
+                            user_attrs={ENQUEUED_TRIAL_ATTR: True}, skip_if_exists=True)
     echo(f"warm start: the best {len(picked)} trial(s) of study {source.study_name} "
          f"({', '.join(str(t.number) for t in picked)}) go first")
     if dropped:

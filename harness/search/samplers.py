@@ -10,14 +10,16 @@ import warnings
 
 import optuna
 
-from harness.config import StudySpec
 from harness.errors import HarnessError
-from harness.space import grid_space
+from harness.search.space import grid_space
+from harness.spec.schema import StudySpec
 
 # Stricter than the median: a trial goes on only while it is in the best quarter of trials at the same epoch.
 PERCENTILE_KEPT = 25.0
 # Successive halving and hyperband keep the best third at each rung.
 REDUCTION_FACTOR = 3
+# Trial user attribute of a warm-start trial (its params were given, not sampled).
+ENQUEUED_TRIAL_ATTR = "harness_enqueued"
 
 
 def multi_objective(spec: StudySpec) -> bool:
@@ -91,9 +93,10 @@ def planned_trials(spec: StudySpec, trials: int, study: optuna.Study) -> tuple[i
     if spec.study.sampler != "grid":
         return trials, None
     size = grid_size(spec)
-    visited = {t.system_attrs["grid_id"] for t in study.get_trials(deepcopy=False)
-               if t.state.is_finished() and "grid_id" in t.system_attrs}
-    left = max(size - len(visited), 0)
+    # Every finished trial the grid sampled took one point; enqueued (warm-start) trials took none.
+    visited = sum(1 for t in study.get_trials(deepcopy=False)
+                  if t.state.is_finished() and not t.user_attrs.get(ENQUEUED_TRIAL_ATTR))
+    left = max(size - visited, 0)
     # Enqueued (warm-start) trials take no grid point, but they count among the trials optimize runs.
     cap = left + len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
     if trials <= cap:

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.config import StudySpec, build_spec
 from harness.errors import HarnessError
+from harness.spec.schema import StudySpec, build_spec
 
 TRIALS = 30
 SMALL_TABLE = 2000  # rows under which val and test take 20% each: fewer rows need a steadier referee
@@ -69,7 +69,7 @@ def epochs_for(n_train: int) -> tuple[int, int]:
 
 def quick_raw(frame: pd.DataFrame, target: str, task: str, name: str, source: str, label: str) -> dict:
     """The raw study dict for a table: what `quick_spec` validates."""
-    from harness.data import infer_task
+    from harness.data.target import infer_task
 
     known = frame[target].dropna()
     task = infer_task(known) if task == "auto" else task
@@ -122,7 +122,7 @@ def quick_raw(frame: pd.DataFrame, target: str, task: str, name: str, source: st
 def quick_spec(data: str, target: str, task: str = "auto", name: str | None = None,
                overrides: list[str] = ()) -> StudySpec:
     """The study `harness study --data FILE --target COL` runs, chosen from a look at the table."""
-    from harness.sources import load_source
+    from harness.data.sources import load_source
 
     origin = f"--data {data}"
     source = str(Path(data).resolve()) if Path(data).exists() else data

@@ -15,9 +15,9 @@ import mlflow.data
 import numpy as np
 import pandas as pd
 from mlflow.data.code_dataset_source import CodeDatasetSource
-from mlflow.entities import DatasetInput, InputTag
+from mlflow.entities import Dataset, DatasetInput, InputTag
 
-from harness.data import SPLITS
+from harness.data.prepare import SPLITS
 
 CONTEXTS = {"train": "training", "val": "validation", "test": "testing"}
 
@@ -59,5 +59,8 @@ def _dataset_input(source: str, target: str, split: str, features, y: np.ndarray
     else:
         dataset = mlflow.data.from_numpy(np.asarray(features), source=_source(source), targets=y, name=name,
                                          digest=digest)
-    # MlflowClient.log_inputs takes entities; this converter is the one mlflow.log_input uses.
-    return DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", CONTEXTS[split])])
+    # MlflowClient.log_inputs takes entities: the dataset's public dict has every field of one.
+    record = dataset.to_dict()
+    entity = Dataset(record["name"], record["digest"], record["source_type"], record["source"],
+                     record.get("schema"), record.get("profile"))
+    return DatasetInput(entity, tags=[InputTag("mlflow.data.context", CONTEXTS[split])])

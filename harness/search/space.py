@@ -10,9 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.config import AUGMENT_PARAMS, FAMILY_PARAMS, TRAIN_PARAMS, StudySpec
-from harness.distributions import ChoiceDist, FloatDist, IntDist, values_of
 from harness.errors import HarnessError
+from harness.spec.distributions import (
+    ChoiceDist,
+    FloatDist,
+    IntDist,
+    every_value,
+    values_of,
+)
+from harness.spec.names import AUGMENT_PARAMS, FAMILY_PARAMS, TRAIN_PARAMS
+from harness.spec.schema import StudySpec
 
 
 def suggest(trial: Any, name: str, value: Any) -> Any:
@@ -42,11 +49,24 @@ def sample(spec: StudySpec, trial: Any) -> dict:
     return params
 
 
+def layer_width_names(spec: StudySpec) -> list[str]:
+    """`hidden_0`, `hidden_1`, ... up to the deepest searched MLP, when a trial may sample one width per
+    layer (`per_layer_width`); none otherwise."""
+    if True not in values_of(spec.model.per_layer_width):
+        return []
+    return [f"hidden_{i}" for i in range(max(values_of(spec.model.n_layers)))]
+
+
 def searched(spec: StudySpec) -> dict[str, Any]:
-    """Every distribution in the study file, by the name its trials suggest it under."""
+    """Every distribution in the study file, by the name its trials suggest it under (`hidden_<i>` for
+    per-layer widths, and no `hidden` when every trial samples one width per layer)."""
     out = {}
     for key in ("family", *{k for keys in FAMILY_PARAMS.values() for k in keys}):
         out[key] = getattr(spec.model, key)
+    for name in layer_width_names(spec):
+        out[name] = spec.model.hidden
+    if False not in values_of(spec.model.per_layer_width):
+        del out["hidden"]
     for key in TRAIN_PARAMS:
         out[key] = getattr(spec.train, key)
     for key in AUGMENT_PARAMS:
@@ -61,13 +81,5 @@ def grid_space(spec: StudySpec) -> dict[str, list]:
         if isinstance(dist, FloatDist):
             raise HarnessError(f"{spec.origin}: study.sampler grid cannot enumerate the float range {name}; "
                                "use {choice: [...]} for it or another sampler")
-        if isinstance(dist, IntDist):
-            values = list(range(dist.low, dist.high + 1, dist.step))
-            grid[name] = values
-        else:
-            grid[name] = list(dist.options)
-    if True in values_of(spec.model.per_layer_width):
-        widths = grid.get("hidden", [spec.model.hidden])
-        for i in range(max(values_of(spec.model.n_layers))):
-            grid[f"hidden_{i}"] = widths
+        grid[name] = list(every_value(dist))
     return grid

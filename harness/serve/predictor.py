@@ -16,9 +16,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from harness.data import decode_target
-from harness.metrics import probabilities
-from harness.models import build_model
+from harness.data.target import decode_target
+from harness.nn.losses import output_width
+from harness.nn.metrics import probabilities
+from harness.nn.models import build_model
 
 PREPROCESSOR, NETWORK, META = "preprocessor.joblib", "network.pt", "meta.json"
 
@@ -35,7 +36,7 @@ class Predictor:
         meta = {"task": data.task, "target": data.target, "features": data.features, "classes": data.classes,
                 "target_transform": data.target_transform, "target_mean": data.target_mean,
                 "target_std": data.target_std, "n_in": data.n_features,
-                "n_out": data.outputs_for(params.get("loss", "auto")), "input_shape": data.input_shape}
+                "n_out": output_width(data.task, data.n_classes, params.get("loss", "auto")), "input_shape": data.input_shape}
         return cls(data.preprocessor, network.cpu().eval(), params, meta)
 
     def save(self, folder: Path) -> dict[str, str]:

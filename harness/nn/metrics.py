@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from sklearn import metrics as sk
 
-REGRESSION = ("rmse", "mae", "r2")
-CLASSIFICATION = ("accuracy", "f1", "roc_auc", "log_loss")
-FAST = {"regression": REGRESSION, "classification": ("accuracy",)}
+from harness.spec.names import REGRESSION_METRICS
+
+FAST = {"regression": REGRESSION_METRICS, "classification": ("accuracy",)}
 
 
 def fast_metrics(output: torch.Tensor, y: torch.Tensor, task: str) -> dict[str, float]:
@@ -25,7 +25,7 @@ def fast_metrics(output: torch.Tensor, y: torch.Tensor, task: str) -> dict[str, 
         sse = (err * err).sum()
         sst = ((y - y.mean()) ** 2).sum().clamp_min(1e-12)
         stacked = torch.stack([(sse / err.numel()).sqrt(), err.abs().mean(), 1 - sse / sst]).tolist()
-        return dict(zip(REGRESSION, stacked))
+        return dict(zip(REGRESSION_METRICS, stacked))
     return {"accuracy": (predicted_index(output) == y).float().mean().item()}
 
 
@@ -63,9 +63,11 @@ def classification_metrics(true_index: np.ndarray, proba: np.ndarray) -> dict[st
         "log_loss": float(sk.log_loss(true_index, proba, labels=labels)),
     }
     present = np.unique(true_index)
-    if len(present) == n_classes:  # AUC is undefined when a class is absent from the split
+    if len(present) == n_classes:
         out["roc_auc"] = float(sk.roc_auc_score(true_index, proba[:, 1]) if n_classes == 2 else
                                sk.roc_auc_score(true_index, proba, multi_class="ovr", labels=labels))
+    else:  # AUC is undefined when a class is absent from the split: NaN, never a best score
+        out["roc_auc"] = float("nan")
     return out
 
 

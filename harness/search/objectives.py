@@ -13,9 +13,10 @@ import time
 import torch
 from torch import nn
 
-from harness.config import EXTRA_OBJECTIVES, MINIMIZED, StudySpec
 from harness.errors import HarnessError
-from harness.models import count_parameters
+from harness.nn.models import count_parameters
+from harness.spec.names import EXTRA_OBJECTIVES, bare, direction_of
+from harness.spec.schema import StudySpec
 
 LATENCY_ROWS = 1000  # latency is reported per this many rows
 LATENCY_REPEATS = 5  # timed blocks after the warm-up; the median is reported
@@ -28,11 +29,6 @@ def objective_names(spec: StudySpec) -> list[str]:
     return list(spec.study.objectives or [spec.study.metric])
 
 
-def direction_of(name: str) -> str:
-    bare = name.split("/", 1)[-1]
-    return "minimize" if bare in MINIMIZED else "maximize"
-
-
 def directions(spec: StudySpec) -> list[str]:
     """One direction per objective; the study metric keeps `study.direction` when the file sets it."""
     return [spec.study.direction if name == spec.study.metric else direction_of(name)
@@ -42,7 +38,7 @@ def directions(spec: StudySpec) -> list[str]:
 def check_objectives(spec: StudySpec, known: tuple[str, ...]) -> None:
     """Every val/ objective must be a metric of the task (`known`: bare names such as rmse, loss)."""
     for name in spec.study.objectives or ():
-        if name not in EXTRA_OBJECTIVES and name.split("/", 1)[1] not in known:
+        if name not in EXTRA_OBJECTIVES and bare(name) not in known:
             raise HarnessError(f"study.objectives: {name} is not a {spec.task} metric; choose from "
                                f"{', '.join('val/' + k for k in known)}, {', '.join(EXTRA_OBJECTIVES)}")
 

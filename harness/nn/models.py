@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from harness.config import FAMILY_PARAMS
 from harness.errors import HarnessError
+from harness.spec.names import FAMILY_PARAMS
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU, "leaky_relu": nn.LeakyReLU}
 
@@ -46,14 +46,24 @@ def mlp(n_in: int, n_out: int, n_layers: int = 2, hidden: int | list[int] = 64, 
     return nn.Sequential(*layers)
 
 
+def check_cnn(images: bool, kernel_sizes) -> None:
+    """The cnn family's conditions: images to read and odd kernels (padding then keeps the image size).
+    Checked when a study loads, before any trial, and again whenever a network is built."""
+    if not images:
+        raise HarnessError("model.family: cnn needs images (data.kind: images, an .npz file or an image folder); "
+                           "use linear or mlp for a table")
+    even = [k for k in kernel_sizes if k % 2 == 0]
+    if even:
+        raise HarnessError(f"model.kernel_size: use odd sizes (3, 5, ...) so padding keeps the image size; "
+                           f"got {', '.join(map(str, even))}")
+
+
 def cnn(input_shape: tuple[int, int, int], n_out: int, conv_blocks: int = 2, channels: int = 32,
         kernel_size: int = 3, pooling: str = "max", norm: str = "none", activation: str = "relu",
         dropout: float = 0.0, hidden: int = 64) -> nn.Module:
     """Conv blocks (conv -> norm -> activation -> 2x2 pooling -> dropout), channels doubling per block,
     then flatten -> an optional hidden layer of `hidden` units -> the output layer."""
-    if kernel_size % 2 == 0:
-        raise HarnessError(f"model.kernel_size: {kernel_size} is even; use an odd size (3, 5, ...) so "
-                           "padding keeps the image size")
+    check_cnn(True, [kernel_size])
     in_channels, h, w = input_shape
     layers: list[nn.Module] = []
     for block in range(conv_blocks):
@@ -91,9 +101,7 @@ def build_model(params: dict, n_in: int, n_out: int, input_shape: tuple[int, int
     family = params.get("family", "mlp")
     own = {k: params[k] for k in FAMILY_PARAMS[family] if k in params}
     if family == "cnn":
-        if input_shape is None:
-            raise HarnessError("model.family: cnn needs images (data.kind: images, an .npz file or an image "
-                               "folder); use linear or mlp for a table")
+        check_cnn(input_shape is not None, [own.get("kernel_size", 3)])
         return cnn(tuple(input_shape), n_out, **own)
     network = BUILDERS[family](n_in, n_out, **own)
     return network if input_shape is None else nn.Sequential(nn.Flatten(), network)

@@ -15,10 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness.augment import augment
-from harness.data import Prepared
-from harness.metrics import FAST, classification_metrics, fast_metrics, probabilities
-from harness.optim import make_loss, make_optimizer, make_schedule
+from harness.data.prepare import Prepared
+from harness.nn.augment import augment
+from harness.nn.losses import make_loss
+from harness.nn.metrics import FAST, classification_metrics, fast_metrics, probabilities
+from harness.nn.optim import make_optimizer, make_schedule
 
 __all__ = ["TrainingDiverged", "TrainResult", "evaluate", "fit", "make_loss", "make_optimizer", "outputs"]
 
@@ -33,6 +34,15 @@ class TrainResult:
     best_score: float
     epochs_run: int
     history: list[dict] = field(default_factory=list)
+
+
+def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """(start, end) of each batch of an epoch. A last batch of a single row joins the one before it:
+    batch norm cannot normalize one row (it raises), and one row's gradient is mostly noise anyway."""
+    bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
 
 
 @torch.no_grad()
@@ -63,17 +73,21 @@ def fit(model: nn.Module, data: Prepared, params: dict, *, epochs: int, patience
 
     `metric` is a bare name (rmse, accuracy); `on_epoch(epoch, scores)` gets
     {'train/loss', 'train/lr', 'val/loss', 'val/<metric>', ...} and may raise to stop the trial (pruning).
+    Only a finite validation score can be the best: a trial whose every epoch scored NaN raises
+    TrainingDiverged. The model is moved to the data's device first.
     """
+    model.to(data.device)
     X, y, n = data.X["train"], data.y["train"], len(data.X["train"])
     loss_fn = make_loss(params.get("loss", "auto"), data.task, params.get("label_smoothing", 0.0))
     optimizer = make_optimizer(params, model.parameters())
     batch_size = min(params.get("batch_size", 64), n)
-    schedule = make_schedule(params, optimizer, epochs=epochs, steps_per_epoch=-(-n // batch_size),
+    batches = batch_bounds(n, batch_size)
+    schedule = make_schedule(params, optimizer, epochs=epochs, steps_per_epoch=len(batches),
                              patience=patience, minimize=minimize)
     grad_clip = params.get("grad_clip", 0.0)
     generator = torch.Generator(device=data.device).manual_seed(seed)
     sign = 1.0 if minimize else -1.0
-    best = TrainResult(best_epoch=-1, best_score=float("inf"), epochs_run=0)
+    best = TrainResult(best_epoch=-1, best_score=sign * float("inf"), epochs_run=0)  # the worst score
     best_state = None
     full = metric not in FAST[data.task]  # f1 or roc_auc as the study metric: score them every epoch
 
@@ -83,8 +97,8 @@ def fit(model: nn.Module, data: Prepared, params: dict, *, epochs: int, patience
         X_epoch, y_epoch = X[order], y[order]  # one gather per epoch; the batches below are views
         lr = optimizer.param_groups[0]["lr"]  # the rate this epoch starts with (onecycle moves it per batch)
         loss_sum = torch.zeros((), device=data.device)
-        for start in range(0, n, batch_size):
-            xb, yb = augment(X_epoch[start:start + batch_size], params, generator), y_epoch[start:start + batch_size]
+        for start, end in batches:
+            xb, yb = augment(X_epoch[start:end], params, generator), y_epoch[start:end]
             loss = loss_fn(model(xb), yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -103,12 +117,15 @@ def fit(model: nn.Module, data: Prepared, params: dict, *, epochs: int, patience
         best.epochs_run = epoch + 1
         score = val[metric]
         schedule.after_epoch(score)
-        if np.isfinite(score) and sign * score < sign * best.best_score or best_state is None:
+        if np.isfinite(score) and sign * score < sign * best.best_score:
             best.best_epoch, best.best_score = epoch, score
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         on_epoch(epoch, scores)
         if epoch - best.best_epoch >= patience:
             break
 
+    if best_state is None:
+        raise TrainingDiverged(f"val/{metric} was never a finite number in {best.epochs_run} epoch(s) "
+                               f"(last: {best.history[-1]['val/' + metric]})")
     model.load_state_dict(best_state)
     return best

@@ -10,45 +10,43 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, PrivateAttr, ValidationError,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
-from harness.distributions import ChoiceDist, Distribution, FloatDist, IntDist, parse_distribution, values_of
 from harness.errors import HarnessError
-
-FAMILIES = ("linear", "mlp", "cnn")
-# The model keys each family reads: the others are neither sampled nor logged for its trials.
-FAMILY_PARAMS = {
-    "linear": (),
-    "mlp": ("n_layers", "per_layer_width", "hidden", "activation", "dropout", "norm", "residual"),
-    "cnn": ("conv_blocks", "channels", "kernel_size", "pooling", "norm", "activation", "dropout", "hidden"),
-}
-# Training keys, each with the condition under which a trial reads (samples and logs) it.
-TRAIN_PARAMS = {
-    "loss": lambda p: True,
-    "label_smoothing": lambda p: p["loss"] == "cross_entropy",
-    "optimizer": lambda p: True,
-    "lr": lambda p: True,
-    "momentum": lambda p: p["optimizer"] in ("sgd", "rmsprop"),
-    "nesterov": lambda p: p["optimizer"] == "sgd",
-    "weight_decay": lambda p: True,
-    "schedule": lambda p: True,
-    "grad_clip": lambda p: True,
-    "batch_size": lambda p: True,
-}
-AUGMENT_PARAMS = ("shift", "flip", "noise")
-ACTIVATIONS = ("relu", "gelu", "tanh", "silu", "leaky_relu")
-NORMS = ("none", "batch", "layer")
-POOLINGS = ("max", "avg", "none")
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-LOSSES = ("auto", "mse", "l1", "huber", "cross_entropy", "bce")
-REGRESSION_LOSSES = ("mse", "l1", "huber")
-SCHEDULES = ("none", "cosine", "step", "onecycle", "plateau")
-SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp", "qmc", "nsga2")
-PRUNERS = ("median", "percentile", "successive_halving", "hyperband", "none")
-# Objectives beside validation metrics: the network's size and its inference time per 1,000 rows.
-EXTRA_OBJECTIVES = ("n_parameters", "latency_ms")
-MINIMIZED = ("loss", "rmse", "mae", "log_loss") + EXTRA_OBJECTIVES
+from harness.spec.distributions import (
+    ChoiceDist,
+    Distribution,
+    FloatDist,
+    IntDist,
+    parse_distribution,
+    values_of,
+)
+from harness.spec.names import (
+    ACTIVATIONS,
+    CLASSIFICATION_LOSSES,
+    EXTRA_OBJECTIVES,
+    FAMILIES,
+    FAMILY_PARAMS,
+    LOSSES,
+    NORMS,
+    OPTIMIZERS,
+    POOLINGS,
+    PRUNERS,
+    REGRESSION_LOSSES,
+    SAMPLERS,
+    SCHEDULES,
+    direction_of,
+    resolve_loss,
+)
 
 
 def _fixed(value: Any, kind: type, allowed: tuple | None) -> Any:
@@ -253,7 +251,7 @@ class StudySpec(Strict):
         if self.study.metric is not None and not self.study.metric.startswith("val/"):
             raise ValueError(f"study.metric must be a validation metric like val/rmse, got {self.study.metric!r}")
         losses = set(values_of(self.train.loss))
-        if self.task == "regression" and losses & {"cross_entropy", "bce"}:
+        if self.task == "regression" and losses & set(CLASSIFICATION_LOSSES):
             raise ValueError("train.loss cross_entropy and bce are for classification; use mse, l1 or huber")
         if self.task == "classification" and losses & set(REGRESSION_LOSSES):
             raise ValueError("train.loss for classification is cross_entropy, bce (two classes) or auto")
@@ -278,10 +276,8 @@ class StudySpec(Strict):
         objectives = self.study.objectives
         default = "val/rmse" if task == "regression" else "val/accuracy"
         metric = self.study.metric or next((o for o in objectives or () if o.startswith("val/")), default)
-        direction = self.study.direction or ("minimize" if metric.split("/", 1)[1] in MINIMIZED else "maximize")
-        loss = self.train.loss
-        if loss == "auto":
-            loss = "mse" if task == "regression" else "cross_entropy"
+        direction = self.study.direction or direction_of(metric)
+        loss = resolve_loss(self.train.loss, task) if isinstance(self.train.loss, str) else self.train.loss
         return self.model_copy(
             update={
                 "task": task,
@@ -317,7 +313,7 @@ def _describe(err: ValidationError, origin: str) -> str:
     first = err.errors()[0]
     key = ".".join(str(p) for p in first["loc"]) or "(top level)"
     if first["type"] == "extra_forbidden":
-        return f"{origin}: unknown key {key!r}; check the spelling (see harness/config.py for every key)"
+        return f"{origin}: unknown key {key!r}; check the spelling (see harness/spec/schema.py for every key)"
     if first["type"] == "missing":
         return f"{origin}: {key} is required"
     message = first["msg"].removeprefix("Value error, ")
@@ -364,11 +360,4 @@ def _resolve_source(source: str, study_file: Path) -> str:
     return str(candidate.resolve()) if candidate.exists() else source
 
 
-def quick_spec(data: str, target: str, task: str, name: str | None, overrides: list[str] = ()) -> StudySpec:
-    """The study `harness study --data FILE --target COL` runs; chosen from a look at the table (harness/quick.py)."""
-    from harness.quick import quick_spec as chosen
-
-    return chosen(data, target, task, name, overrides)
-
-
-__all__ = ["Distribution", "StudySpec", "load_spec", "quick_spec", "build_spec", "apply_override"]
+__all__ = ["Distribution", "StudySpec", "load_spec", "build_spec", "apply_override"]

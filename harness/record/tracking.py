@@ -6,19 +6,15 @@ logging (ending a run waits on a 1 s poll), and per-epoch metrics go out in batc
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import time
 from functools import cache
 from pathlib import Path
 
-import mlflow
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
-
-from harness import __version__
 
 FLUSH_SECONDS = 2.0  # per-epoch metrics reach the UI at least this often while a trial runs
 MAX_BATCH = 1000  # MLflow's limit of metrics per log_batch call
@@ -31,6 +27,16 @@ def default_tracking_uri() -> str:
     store = Path("mlruns").resolve()
     store.mkdir(exist_ok=True)
     return f"sqlite:///{store / 'mlflow.db'}"
+
+
+@cache
+def harness_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("harness")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 @cache
@@ -66,10 +72,9 @@ class EpochLog:
 class Tracker:
     def __init__(self, tracking_uri: str, study: str, device: str):
         self.uri = tracking_uri
-        mlflow.set_tracking_uri(tracking_uri)  # log_model and the registry read the global URI
         self.client = MlflowClient(tracking_uri)
         self.study = study
-        self.base_tags = {"harness.study": study, "harness.version": __version__, "harness.device": device,
+        self.base_tags = {"harness.study": study, "harness.version": harness_version(), "harness.device": device,
                           "mlflow.source.git.commit": git_commit()}
 
     def experiment(self, name: str) -> str:
@@ -127,9 +132,3 @@ class Tracker:
             tags["harness.reason"] = reason[:5000]
         self.set_tags(run_id, tags)
         self.client.set_terminated(run_id, status=state)
-
-    @contextlib.contextmanager
-    def active(self, run_id: str):
-        """Make run_id this thread's active run for the fluent calls that need one (log_model)."""
-        with mlflow.start_run(run_id=run_id):
-            yield

@@ -1,12 +1,10 @@
-"""The model registry: load by URI, predict on raw files, register a study's winner and move the alias
-only when the newcomer beats the current holder on the same test rows.
+"""Models by URI, as a user meets them: load `models:/NAME@alias` (or a version, or a run's model) from an
+explicit tracking store, and predict on raw tables, files or images.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import mlflow
 import numpy as np
@@ -14,17 +12,60 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from harness.data.sources import as_text
 from harness.errors import HarnessError
-from harness.sources import as_text
 
 
-def load_model(uri: str):
-    """The pyfunc behind a `models:/NAME@alias`, `models:/NAME/VERSION` or `runs:/ID/model` URI."""
+def check_uri(uri: str) -> None:
+    """A model URI names a version or an alias: `models:/NAME` alone is MLflow's logged-model id syntax,
+    and its error ("Logged model with ID 'NAME' not found") would mislead."""
+    if uri.startswith("models:/"):
+        ref = uri.removeprefix("models:/")
+        if ref and "@" not in ref and "/" not in ref and not ref.startswith("m-"):
+            raise HarnessError(f"model {uri!r} names no version or alias; use models:/{ref}@champion or "
+                               f"models:/{ref}/1")
+    elif not uri.startswith("runs:/") and "://" not in uri and not Path(uri).exists():
+        raise HarnessError(f"model {uri!r}: use models:/NAME@ALIAS, models:/NAME/VERSION or runs:/RUN_ID/model")
+
+
+def model_location(client: MlflowClient, uri: str) -> str:
+    """Where the files of the model a URI names live, resolved through `client` alone: MLflow's own
+    `models:/` resolution reads the process-wide registry URI, whatever store the caller means."""
+    if uri.startswith("runs:/"):
+        run_id, _, name = uri.removeprefix("runs:/").partition("/")
+        outputs = client.get_run(run_id).outputs
+        for output in (outputs.model_outputs if outputs else []):
+            logged = client.get_logged_model(output.model_id)
+            if logged.name == (name or "model"):
+                return logged.artifact_location
+        raise MlflowException(f"run {run_id} has no model named {name or 'model'!r}")
+    if not uri.startswith("models:/"):
+        return uri  # a local folder or an artifact URI
+    ref = uri.removeprefix("models:/")
+    if ref.startswith("m-"):
+        return client.get_logged_model(ref).artifact_location
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        version = client.get_model_version_by_alias(name, alias)
+    else:
+        name, number = ref.rsplit("/", 1)
+        version = client.get_model_version(name, number)
+    if version.model_id:
+        return client.get_logged_model(version.model_id).artifact_location
+    return model_location(client, version.source)
+
+
+def load_model(uri: str, tracking_uri: str):
+    """The pyfunc behind a `models:/NAME@alias`, `models:/NAME/VERSION`, `models:/m-<id>` or
+    `runs:/ID/model` URI in the store at `tracking_uri` (which also holds the registry)."""
+    check_uri(uri)
     try:
-        return mlflow.pyfunc.load_model(uri)
+        location = model_location(MlflowClient(tracking_uri), uri)
+        local = mlflow.artifacts.download_artifacts(artifact_uri=location, tracking_uri=tracking_uri)
+        return mlflow.pyfunc.load_model(local)
     except MlflowException as err:
-        raise HarnessError(f"cannot load model {uri!r} from {mlflow.get_tracking_uri()}: {err.message.splitlines()[0]}"
-                           " (list registered models with `mlflow ui`, or check --tracking-uri)") from None
+        raise HarnessError(f"cannot load model {uri!r} from {tracking_uri}: {err.message.splitlines()[0]}"
+                           " (list registered models with `make ui`, or check --tracking-uri)") from None
     except OSError as err:
         raise HarnessError(f"cannot load model {uri!r}: {err}") from None
 
@@ -75,9 +116,9 @@ def input_array(model, images: np.ndarray) -> np.ndarray:
     return images.astype(dtype, copy=False)
 
 
-def predict(uri: str, inputs: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+def predict(uri: str, inputs: pd.DataFrame | np.ndarray, tracking_uri: str) -> pd.DataFrame:
     """Predictions for a raw table, or for raw images (a numpy array) with a model of images."""
-    return _predict(load_model(uri), uri, inputs)
+    return _predict(load_model(uri, tracking_uri), uri, inputs)
 
 
 def _predict(model, uri: str, inputs: pd.DataFrame | np.ndarray) -> pd.DataFrame:
@@ -93,15 +134,15 @@ def _predict(model, uri: str, inputs: pd.DataFrame | np.ndarray) -> pd.DataFrame
     return result if isinstance(result, pd.DataFrame) else pd.DataFrame({"prediction": result})
 
 
-def predict_file(uri: str, path: Path) -> pd.DataFrame:
+def predict_file(uri: str, path: Path, tracking_uri: str) -> pd.DataFrame:
     """Predictions for a file as `harness predict` reads it: a CSV/Parquet table, an .npz (array `images`),
     or a folder of image files (sorted by name, resized to the model's size; a `file` column comes first)."""
-    from harness.images import read_image_files, read_npz
-    from harness.sources import read_table
+    from harness.data.images import read_image_files, read_npz
+    from harness.data.sources import read_table
 
     path = Path(path)
     if path.is_dir():
-        model = load_model(uri)
+        model = load_model(uri, tracking_uri)
         layout = image_input(model)
         if layout is None:
             raise HarnessError(f"{path} is a folder of images, but {uri} is a model of tables; give a CSV or "
@@ -112,53 +153,6 @@ def predict_file(uri: str, path: Path) -> pd.DataFrame:
         result.insert(0, "file", names)
         return result
     inputs = read_npz(path, labels_key=None)[0] if path.suffix.lower() == ".npz" else read_table(path)
-    return _predict(load_model(uri), uri, inputs)
+    return _predict(load_model(uri, tracking_uri), uri, inputs)
 
 
-@dataclass
-class Decision:
-    promoted: bool
-    version: str | None
-    message: str
-
-
-def _alias_holder(client: MlflowClient, name: str, alias: str):
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None  # no such model or no such alias yet
-
-
-def promote(name: str, alias: str, model_uri: str, run_id: str, score: float, metric: str, minimize: bool,
-            score_holder: Callable[[str], float], tags: dict[str, str]) -> Decision:
-    """Register the study's winner as a new version; give it the alias only if it beats the holder.
-
-    `score_holder(uri)` scores the current alias holder on the same test rows as `score`, so the two
-    numbers are comparable even when the holder came from another study.
-    """
-    client = MlflowClient()
-    holder = _alias_holder(client, name, alias)
-    if holder is not None and holder.run_id == run_id:
-        return Decision(False, holder.version, f"{name}@{alias} is already this trial (version {holder.version})")
-    holder_score = None
-    if holder is not None:
-        try:
-            holder_score = score_holder(f"models:/{name}/{holder.version}")
-        except Exception as err:  # the holder may take other columns; then the newcomer cannot be compared
-            return _register(client, name, model_uri, run_id, tags, alias=None,
-                             message=f"{alias} stays version {holder.version}: it cannot score this study's test rows ({err})")
-    beats = holder_score is None or (score < holder_score if minimize else score > holder_score)
-    if beats:
-        against = "no previous champion" if holder is None else f"{metric} {score:.4g} beats {holder_score:.4g} of version {holder.version}"
-        return _register(client, name, model_uri, run_id, tags, alias=alias, message=f"promoted to @{alias} ({against})")
-    return _register(client, name, model_uri, run_id, tags, alias=None,
-                     message=f"the champion stays version {holder.version}: its {metric} {holder_score:.4g} "
-                             f"is at least as good as {score:.4g}")
-
-
-def _register(client: MlflowClient, name: str, model_uri: str, run_id: str, tags: dict, alias: str | None,
-              message: str) -> Decision:
-    version = mlflow.register_model(model_uri, name, tags=tags).version
-    if alias:
-        client.set_registered_model_alias(name, alias, version)
-    return Decision(alias is not None, str(version), f"registered {name} version {version}; {message}")

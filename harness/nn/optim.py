@@ -1,4 +1,4 @@
-"""Loss, optimizer and learning-rate schedule from a trial's plain params (never from an Optuna trial).
+"""Optimizer and learning-rate schedule from a trial's plain params (never from an Optuna trial).
 
 Each factory reads its params with defaults, so a params dict logged before a key existed still works.
 """
@@ -9,31 +9,8 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from harness.errors import HarnessError
-
-REGRESSION_LOSS_MODULES = {"mse": nn.MSELoss, "l1": nn.L1Loss, "huber": nn.HuberLoss}
-
-
-class BinaryLogitLoss(nn.Module):
-    """BCE on one logit per row against class indices 0/1: the two-class network has a single output,
-    and sigmoid(logit) is the probability of class 1."""
-
-    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.binary_cross_entropy_with_logits(output[:, 0], target.to(output.dtype))
-
-
-def make_loss(name: str, task: str, label_smoothing: float = 0.0) -> nn.Module:
-    """The training loss module; regression losses see encoded (standardized) targets, classification ones logits."""
-    if name == "auto":
-        name = "mse" if task == "regression" else "cross_entropy"
-    if name == "cross_entropy":
-        return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-    if name == "bce":
-        return BinaryLogitLoss()
-    return REGRESSION_LOSS_MODULES[name]()
 
 
 def make_optimizer(params: dict, parameters) -> torch.optim.Optimizer:

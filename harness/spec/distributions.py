@@ -104,6 +104,15 @@ def parse_distribution(raw: dict) -> Distribution:
     return dist
 
 
+def every_value(value: Any) -> tuple:
+    """Every value a fixed value, a choice or an integer range can take; a float range has no list."""
+    if isinstance(value, IntDist):
+        return tuple(range(value.low, value.high + 1, value.step))
+    if isinstance(value, FloatDist):
+        raise ValueError("a float range cannot be enumerated")
+    return values_of(value)
+
+
 def values_of(value: Any) -> tuple:
     """Every value a fixed value or a choice can take (ranges answer with their bounds)."""
     if isinstance(value, ChoiceDist):

@@ -5,6 +5,6 @@ Never imported by the harness itself.
 
 import mlflow
 
-from harness.packaging import HarnessModel
+from harness.serve.packaging import HarnessModel
 
 mlflow.models.set_model(HarnessModel())

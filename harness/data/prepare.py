@@ -12,23 +12,21 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.impute import SimpleImputer
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from harness.config import REGRESSION_LOSSES
+from harness.data.columns import as_model_input, build_preprocessor, is_number
+from harness.data.images import ImageScaler, is_image_source, load_images
+from harness.data.sources import load_source
+from harness.data.target import (
+    TARGET_TRANSFORMS,
+    decode_target,
+    encode_target,
+    fit_target_scale,
+    infer_task,
+)
 from harness.errors import HarnessError
-from harness.images import ImageScaler, is_image_source, load_images
-from harness.sources import as_text, load_source
 
 SPLITS = ("train", "val", "test")
-# An integer target with at most this many distinct values is read as class labels.
-MAX_INTEGER_CLASSES = 20
-# A non-numeric column is free text (TF-IDF, not one-hot) when most values are distinct and average this
-# many words; TF-IDF keeps the most frequent words and word pairs, which bounds the network's input width.
-TEXT_MIN_WORDS, TEXT_MIN_DISTINCT, TFIDF_MAX_FEATURES = 3.0, 0.5, 2000
 
 
 @dataclass
@@ -62,119 +60,13 @@ class Prepared:
         return tuple(self.X["train"].shape[1:]) if self.X["train"].ndim == 4 else None
 
     @property
-    def n_outputs(self) -> int:
-        """Outputs under the default loss (mse, cross-entropy); `outputs_for` when the loss is known."""
-        return 1 if self.task == "regression" else len(self.classes)
-
-    def outputs_for(self, loss: str) -> int:
-        """Outputs the network needs under `loss` (one logit for bce); a loss unfit for the task raises."""
-        return output_width(self.task, len(self.classes) if self.classes else None, loss)
+    def n_classes(self) -> int | None:
+        """Classes of a classification target; None for regression."""
+        return len(self.classes) if self.classes else None
 
     def to_original(self, encoded: torch.Tensor) -> torch.Tensor:
         """Regression outputs or targets back in the target's original units."""
         return decode_target(encoded, self.target_transform, self.target_mean, self.target_std)
-
-
-def output_width(task: str, n_classes: int | None, loss: str) -> int:
-    """How many outputs the network needs for this task and loss: one for regression and for bce's single
-    logit (sigmoid of it is the probability of the second class), one per class for cross-entropy.
-    A loss that does not fit the task is a HarnessError."""
-    if loss == "auto":
-        loss = "mse" if task == "regression" else "cross_entropy"
-    if task == "regression":
-        if loss not in REGRESSION_LOSSES:
-            raise HarnessError(f"train.loss: {loss} is for classification, but the task is regression; "
-                               f"use {', '.join(REGRESSION_LOSSES)}")
-        return 1
-    if loss not in ("cross_entropy", "bce"):
-        raise HarnessError(f"train.loss: {loss} is for regression, but the task is classification; "
-                           "use cross_entropy or bce (two classes)")
-    if loss == "bce":
-        if n_classes != 2:
-            raise HarnessError(f"train.loss: bce needs exactly two classes, but the target has {n_classes}; "
-                               "use cross_entropy")
-        return 1
-    return n_classes
-
-
-TARGET_TRANSFORMS = ("standardize", "log", "none")
-
-
-def encode_target(values: np.ndarray, transform: str, mean: float, std: float) -> np.ndarray:
-    """What the network is trained to output: (y - mean) / std, or (log y - mean) / std for `log`."""
-    values = np.log(values) if transform == "log" else values
-    return (values - mean) / std
-
-
-def decode_target(encoded, transform: str, mean: float, std: float):
-    """The inverse of encode_target, for torch tensors and numpy arrays alike (the packaged model uses it)."""
-    values = encoded * std + mean
-    if transform != "log":
-        return values
-    return torch.exp(values) if isinstance(values, torch.Tensor) else np.exp(values)
-
-
-def fit_target_scale(train: np.ndarray, transform: str) -> tuple[float, float]:
-    """Mean and std that standardize the (logged) training targets; (0, 1) leaves them as they are."""
-    if transform == "none":
-        return 0.0, 1.0
-    values = np.log(train) if transform == "log" else train
-    return float(values.mean()), float(values.std()) or 1.0
-
-
-def infer_task(target: pd.Series) -> str:
-    """Text, booleans and integers with few distinct values are classes; other numbers are regression."""
-    if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
-        return "classification"
-    if pd.api.types.is_integer_dtype(target) and target.nunique() <= MAX_INTEGER_CLASSES:
-        return "classification"
-    return "regression"
-
-
-def _is_number(column: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
-
-
-def detect_text_columns(features: pd.DataFrame) -> list[str]:
-    """Free text: non-numeric columns whose values are mostly distinct and several words long."""
-    found = []
-    for name in features.columns:
-        values = features[name].dropna()
-        if _is_number(features[name]) or values.empty:
-            continue
-        values = values.astype(str)
-        distinct = values.nunique() >= TEXT_MIN_DISTINCT * len(values)
-        if distinct and values.str.split().str.len().mean() >= TEXT_MIN_WORDS:
-            found.append(name)
-    return found
-
-
-def text_values(column) -> list[str]:
-    """One string per row for TF-IDF; missing text is the empty string."""
-    return ["" if pd.isna(v) else str(v) for v in np.asarray(column, dtype=object).ravel()]
-
-
-def build_preprocessor(features: pd.DataFrame, text: list[str] | None = None) -> ColumnTransformer:
-    """Numbers: median-imputed and standardized. Text columns (`text`, default: detected): TF-IDF of words
-    and word pairs. Everything else: mode-imputed and one-hot encoded. The output is always dense."""
-    text = detect_text_columns(features) if text is None else list(text)
-    numeric = [c for c in features.columns if _is_number(features[c]) and c not in text]
-    categorical = [c for c in features.columns if c not in numeric and c not in text]
-    vectorizers = [(f"text:{c}", make_pipeline(
-        FunctionTransformer(text_values, feature_names_out="one-to-one"),
-        TfidfVectorizer(max_features=TFIDF_MAX_FEATURES, ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32),
-    ), c) for c in text]  # a column name, not a list: the vectorizer takes one string per row
-    return ColumnTransformer(
-        [
-            ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
-            ("categorical", make_pipeline(
-                SimpleImputer(strategy="most_frequent"),
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-            ), categorical),
-            *vectorizers,
-        ],
-        sparse_threshold=0.0,
-    )
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -220,7 +112,7 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
         raise HarnessError(f"data.target_transform: log needs targets above 0, but {target!r} has {non_positive} "
                            f"value(s) <= 0 (smallest {frame[target].min():g}); use standardize")
     features = [c for c in frame.columns if c != target]
-    raw_features = _as_model_input(frame[features])
+    raw_features = as_model_input(frame[features])
     labels = frame[target].to_numpy()
 
     parts = _split(len(frame), labels if task == "classification" else None, val, test, seed, notes)
@@ -277,18 +169,9 @@ def _check_text(text: list[str] | None, features: pd.DataFrame) -> list[str] | N
         if name not in features.columns:
             raise HarnessError(f"data.text: column {name!r} is not among the features; they are: "
                                + ", ".join(map(str, features.columns)))
-        if _is_number(features[name]):
+        if is_number(features[name]):
             raise HarnessError(f"data.text: column {name!r} holds numbers, not text; remove it from data.text")
     return text
-
-
-def _as_model_input(features: pd.DataFrame) -> pd.DataFrame:
-    """Columns as the packaged model will receive them: numbers stay numbers, anything else becomes text."""
-    out = features.copy()
-    for column in out.columns:
-        if pd.api.types.is_bool_dtype(out[column]) or not pd.api.types.is_numeric_dtype(out[column]):
-            out[column] = as_text(out[column])
-    return out
 
 
 def _split(n: int, stratify_by: np.ndarray | None, val: float, test: float, seed: int,

@@ -1,0 +1,46 @@
+"""The target column: which task it poses, and how regression targets are encoded for training.
+
+Regression targets are standardized (or log-standardized) for training only; `decode_target` undoes it
+inside the packaged model and in every metric, so users only ever see original units.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# An integer target with at most this many distinct values is read as class labels.
+MAX_INTEGER_CLASSES = 20
+
+TARGET_TRANSFORMS = ("standardize", "log", "none")
+
+
+def encode_target(values: np.ndarray, transform: str, mean: float, std: float) -> np.ndarray:
+    """What the network is trained to output: (y - mean) / std, or (log y - mean) / std for `log`."""
+    values = np.log(values) if transform == "log" else values
+    return (values - mean) / std
+
+
+def decode_target(encoded, transform: str, mean: float, std: float):
+    """The inverse of encode_target, for torch tensors and numpy arrays alike (the packaged model uses it)."""
+    values = encoded * std + mean
+    if transform != "log":
+        return values
+    return values.exp() if hasattr(values, "exp") else np.exp(values)  # torch tensors stay on their device
+
+
+def fit_target_scale(train: np.ndarray, transform: str) -> tuple[float, float]:
+    """Mean and std that standardize the (logged) training targets; (0, 1) leaves them as they are."""
+    if transform == "none":
+        return 0.0, 1.0
+    values = np.log(train) if transform == "log" else train
+    return float(values.mean()), float(values.std()) or 1.0
+
+
+def infer_task(target: pd.Series) -> str:
+    """Text, booleans and integers with few distinct values are classes; other numbers are regression."""
+    if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
+        return "classification"
+    if pd.api.types.is_integer_dtype(target) and target.nunique() <= MAX_INTEGER_CLASSES:
+        return "classification"
+    return "regression"

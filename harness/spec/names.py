@@ -1,0 +1,72 @@
+"""The study file's vocabulary, and the few decisions every layer reads from it (one home each).
+
+Plain constants and functions only (no pydantic, torch, Optuna or MLflow), so every room of the harness
+can import them without pulling anything heavy.
+"""
+
+from __future__ import annotations
+
+FAMILIES = ("linear", "mlp", "cnn")
+# The model keys each family reads: the others are neither sampled nor logged for its trials.
+FAMILY_PARAMS = {
+    "linear": (),
+    "mlp": ("n_layers", "per_layer_width", "hidden", "activation", "dropout", "norm", "residual"),
+    "cnn": ("conv_blocks", "channels", "kernel_size", "pooling", "norm", "activation", "dropout", "hidden"),
+}
+# Training keys, each with the condition under which a trial reads (samples and logs) it.
+TRAIN_PARAMS = {
+    "loss": lambda p: True,
+    "label_smoothing": lambda p: p["loss"] == "cross_entropy",
+    "optimizer": lambda p: True,
+    "lr": lambda p: True,
+    "momentum": lambda p: p["optimizer"] in ("sgd", "rmsprop"),
+    "nesterov": lambda p: p["optimizer"] == "sgd",
+    "weight_decay": lambda p: True,
+    "schedule": lambda p: True,
+    "grad_clip": lambda p: True,
+    "batch_size": lambda p: True,
+}
+AUGMENT_PARAMS = ("shift", "flip", "noise")
+ACTIVATIONS = ("relu", "gelu", "tanh", "silu", "leaky_relu")
+NORMS = ("none", "batch", "layer")
+POOLINGS = ("max", "avg", "none")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+LOSSES = ("auto", "mse", "l1", "huber", "cross_entropy", "bce")
+REGRESSION_LOSSES = ("mse", "l1", "huber")
+CLASSIFICATION_LOSSES = ("cross_entropy", "bce")
+SCHEDULES = ("none", "cosine", "step", "onecycle", "plateau")
+SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp", "qmc", "nsga2")
+PRUNERS = ("median", "percentile", "successive_halving", "hyperband", "none")
+# Metrics by task, named the same everywhere (Optuna, MLflow, the terminal): `val/<name>`, `test/<name>`.
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+CLASSIFICATION_METRICS = ("accuracy", "f1", "roc_auc", "log_loss")
+# Objectives beside validation metrics: the network's size and its inference time per 1,000 rows.
+EXTRA_OBJECTIVES = ("n_parameters", "latency_ms")
+MINIMIZED = ("loss", "rmse", "mae", "log_loss") + EXTRA_OBJECTIVES
+
+
+def bare(metric: str) -> str:
+    """`val/rmse` -> `rmse`; a bare name stays as it is."""
+    return metric.split("/", 1)[-1]
+
+
+def minimized(metric: str) -> bool:
+    """Whether smaller is better for a metric or objective, by its name (`val/rmse`, `test/accuracy`, ...)."""
+    return bare(metric) in MINIMIZED
+
+
+def direction_of(metric: str) -> str:
+    """Optuna's word for `minimized`: errors, losses, size and latency are minimized, the rest maximized."""
+    return "minimize" if minimized(metric) else "maximize"
+
+
+def task_metrics(task: str) -> tuple[str, ...]:
+    """The bare metric names a task reports, the loss included."""
+    return (REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS) + ("loss",)
+
+
+def resolve_loss(loss: str, task: str) -> str:
+    """`auto` is mse for regression and cross_entropy for classification; any other name as it is."""
+    if loss != "auto":
+        return loss
+    return "mse" if task == "regression" else "cross_entropy"

@@ -1,0 +1,55 @@
+"""What is checked once the data is loaded and before anything is written: the metric fits the task, and
+the families, losses and augmentations fit the data.
+"""
+
+from __future__ import annotations
+
+from harness.data.prepare import Prepared
+from harness.errors import HarnessError
+from harness.nn.losses import output_width
+from harness.nn.models import check_cnn
+from harness.search import objectives
+from harness.spec.distributions import every_value, values_of
+from harness.spec.names import bare, task_metrics
+from harness.spec.schema import StudySpec
+
+
+def check_metric(spec: StudySpec) -> str:
+    """The bare name of the study metric, checked (with any other objectives) against the task's metrics."""
+    name = bare(spec.study.metric)
+    known = task_metrics(spec.task)
+    objectives.check_objectives(spec, known)  # first: the metric may be the objectives' first val/ one
+    if name not in known:
+        raise HarnessError(f"study.metric: {spec.study.metric} is not a {spec.task} metric; "
+                           f"choose one of {', '.join('val/' + k for k in known)}")
+    return name
+
+
+def input_description(data: Prepared) -> str:
+    if data.input_shape:
+        return "images of " + "x".join(map(str, data.input_shape)) + " (channels x height x width)"
+    return f"{data.n_features} features after encoding"
+
+
+def check_metric_fits_splits(spec: StudySpec, data: Prepared) -> None:
+    """ROC AUC is undefined on a split that lacks a class: as the study metric it could never score."""
+    if data.task != "classification" or "val/roc_auc" not in (spec.study.metric, *(spec.study.objectives or ())):
+        return
+    present = set(data.labels["val"].tolist())
+    missing = [c for c in data.classes if c not in present]
+    if missing:
+        raise HarnessError(f"study.metric: val/roc_auc needs every class in the validation split, but "
+                           f"{', '.join(map(repr, missing[:5]))} has no validation rows; use val/log_loss, or a "
+                           "larger data.split.val")
+
+
+def check_model_fits_data(spec: StudySpec, data: Prepared) -> None:
+    """Families, losses and augmentations that cannot work on this kind of data fail here, before any trial."""
+    for loss in values_of(spec.train.loss):
+        output_width(data.task, data.n_classes, loss)  # bce on three classes
+    if "cnn" in values_of(spec.model.family):
+        check_cnn(data.input_shape is not None, every_value(spec.model.kernel_size))
+    augment = spec.train.augment
+    if data.input_shape is None and (any(values_of(augment.shift)) or any(values_of(augment.flip))):
+        raise HarnessError("train.augment: shift and flip move pixels, and this data is a table; remove them "
+                           "(noise works on tables too)")

@@ -1,0 +1,103 @@
+"""The crown: the best trial (or the Pareto front's best primary metric) scored once on the untouched test
+split, recorded on the parent run, and offered to the registry, which moves the alias only if it is better.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import optuna
+
+from harness.data.prepare import Prepared
+from harness.errors import HarnessError
+from harness.nn.metrics import score_predictions
+from harness.record import baselines as reference
+from harness.record.tracking import Tracker
+from harness.search import objectives, pareto
+from harness.search.samplers import multi_objective
+from harness.serve.predict import load_model
+from harness.serve.registry import Decision, promote
+from harness.spec.names import bare, minimized
+from harness.spec.schema import StudySpec
+
+
+@dataclass
+class StudyResult:
+    name: str
+    metric: str
+    states: dict[str, int]
+    best_trial: int
+    best_val: dict[str, float]
+    test: dict[str, float]
+    decision: Decision
+    model_name: str
+    alias: str
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    notes: list[str] = field(default_factory=list)
+    pareto_front: list[int] | None = None  # multi-objective: the trial numbers on the front
+    baselines: list[reference.Baseline] = field(default_factory=list)
+    vs_baselines: str | None = None  # the champion's test metric against the best baseline's
+    images: bool = False  # the model takes arrays of images rather than a table
+
+
+def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker, experiment_id: str,
+          parent_id: str, echo: Callable[[str], None]) -> StudyResult:
+    """Score the best trial once on the test split, record it, and offer it to the registry."""
+    states: dict[str, int] = {}
+    for t in study.trials:
+        states[t.state.name] = states.get(t.state.name, 0) + 1
+    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and "model_uri" in t.user_attrs]
+    if not completed:
+        tracker.finish(parent_id, "FAILED", "no trial completed")
+        raise HarnessError(f"study {spec.name}: no trial completed ({states}); see the failed runs' "
+                           "harness.reason tag in the MLflow UI for why")
+    front = None
+    if multi_objective(spec):
+        best, front = record_front(study, spec, tracker, parent_id, echo)
+    else:
+        best = study.best_trial
+    run_id, model_uri = best.user_attrs["mlflow_run_id"], best.user_attrs["model_uri"]
+
+    def score_on_test(uri: str) -> dict[str, float]:
+        model = load_model(uri, tracker.uri)
+        return score_predictions(model.predict(data.raw["test"]), data.labels["test"], data.task, data.classes)
+
+    test = {f"test/{k}": v for k, v in score_on_test(model_uri).items()}
+    best_val = {k: v for k, v in tracker.client.get_run(run_id).data.metrics.items() if k.startswith("val/")}
+    tracker.log_metrics(run_id, test)
+    tracker.log_metrics(parent_id, {**best_val, **test, "best_trial": best.number})
+    tracker.set_tags(parent_id, {"harness.best_trial": str(best.number), "harness.best_run_id": run_id})
+
+    test_metric = "test/" + bare(spec.study.metric)
+    if test_metric not in test:
+        test_metric = "test/" + ("rmse" if data.task == "regression" else "accuracy")
+    decision = promote(
+        tracker.client, spec.registry.name, spec.registry.alias, model_uri, run_id, test[test_metric], test_metric,
+        minimize=minimized(test_metric),
+        score_holder=lambda uri: score_on_test(uri)[bare(test_metric)],
+        tags={"harness.study": spec.name, "harness.trial": str(best.number), "harness.run_id": run_id,
+              test_metric: f"{test[test_metric]:.6g}"},
+    )
+    return StudyResult(spec.name, spec.study.metric, states, best.number, best_val, test, decision,
+                       spec.registry.name, spec.registry.alias, tracker.uri, experiment_id, parent_id, data.notes,
+                       front, images=data.input_shape is not None)
+
+
+def record_front(study: optuna.Study, spec: StudySpec, tracker: Tracker, parent_id: str,
+                 echo: Callable[[str], None]) -> tuple[optuna.trial.FrozenTrial, list[int]]:
+    """Log the Pareto front on the parent run; return the champion (the front's best primary metric)."""
+    names, directions = objectives.objective_names(spec), objectives.directions(spec)
+    trials = pareto.front(study)
+    best = pareto.champion(trials, names, directions, spec.study.metric)
+    rows = pareto.rows(trials, names)
+    tracker.client.log_text(parent_id, pareto.as_json(rows, names, directions, spec.study.metric, best.number),
+                            "pareto_front.json")
+    tracker.client.log_text(parent_id, pareto.as_csv(rows, names), "pareto_front.csv")
+    tracker.log_metrics(parent_id, {"pareto_front_size": len(trials)})
+    tracker.set_tags(parent_id, {"harness.pareto_front": ",".join(str(t.number) for t in trials)})
+    echo(f"pareto front: {len(trials)} trials ({', '.join(str(t.number) for t in trials)}); the champion is "
+         f"trial {best.number}, the best {spec.study.metric} among them (pareto_front.json on the parent run)")
+    return best, [t.number for t in trials]
