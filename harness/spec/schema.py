@@ -194,6 +194,9 @@ class TrainSpace(Strict):
     """When to stop before `epochs` (the best epoch's weights are kept)."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """Where data and model live: `auto` is CUDA when available, else the CPU."""
+    threads: int | None = Field(None, ge=1)
+    """Torch threads per process; default one: small models gain little from a second thread on a quiet
+    machine and slow down many times over when other processes compete for the cores."""
 
 
 class StudySettings(Strict):

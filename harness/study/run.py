@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 import optuna
+import torch
 
 from harness.data.prepare import prepare
 from harness.errors import HarnessError
@@ -36,6 +37,7 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     """
     if not isinstance(spec, StudySpec):
         spec = load_spec(spec, overrides)
+    torch.set_num_threads(spec.train.threads or 1)
     updates = {k: v for k, v in {"trials": trials, "timeout": timeout}.items() if v is not None}
     spec = spec.model_copy(update={"study": spec.study.model_copy(update=updates)})
     split = spec.data.split

@@ -1,45 +1,15 @@
-"""The `harness` command. Heavy libraries are imported inside the commands, so `--help` answers at once.
-
-A user's mistake (HarnessError) is one line on stderr and exit code 2; anything else is a bug and keeps
-its traceback.
-"""
+"""`harness study`: run or resume a study (a study file, or quick mode on a table), then the summary."""
 
 from __future__ import annotations
 
 import os
-import sys
-import warnings
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Optional
 
 import typer
 
+from harness.cli.app import app, fail, quiet_libraries
 from harness.errors import HarnessError
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Hyperparameter studies of PyTorch models, tracked in MLflow, ending in a registered champion.")
-
-
-def fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def quiet_libraries() -> None:
-    """No telemetry (there is no network) and none of the deprecation chatter of the stack's versions."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", message=".*noload.*")
-    warnings.filterwarnings("ignore", module="mlflow")
-    import logging
-
-    import mlflow  # noqa: F401  (it configures its loggers on import; quiet them after that)
-
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @app.command()
@@ -103,47 +73,3 @@ def summary(result) -> str:
         f"compare runs {ui}   (experiment {result.experiment_id}, parent run {result.parent_run_id})",
         f"predict      {env}harness predict {uri} {'IMAGES.npz' if result.images else 'YOUR.csv'}",
     ])
-
-
-@app.command()
-def predict(
-    model_uri: str = typer.Argument(..., help="e.g. models:/house-prices@champion or runs:/<run id>/model"),
-    file: Path = typer.Argument(..., help="A raw CSV/Parquet table (extra columns such as the target are ignored); "
-                                "for a model of images, an .npz (array `images`) or a folder of image files."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write predictions to this CSV."),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI."),
-) -> None:
-    """Predict one row per input row (or image) with a registered (or logged) model."""
-    quiet_libraries()
-    try:
-        from harness.record.tracking import default_tracking_uri
-        from harness.serve.predict import predict_file
-
-        result = predict_file(model_uri, file, tracking_uri or default_tracking_uri())
-    except HarnessError as err:
-        fail(str(err))
-    if output:
-        partial = output.with_name(output.name + ".partial")
-        result.to_csv(partial, index=False)
-        partial.replace(output)  # never a half-written file
-        typer.echo(f"wrote {len(result)} predictions to {output}", err=True)
-    else:
-        result.to_csv(sys.stdout, index=False)
-
-
-@app.command()
-def ui(
-    port: int = typer.Option(5000, "--port"),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="Default: the embedded store."),
-) -> None:
-    """Open the MLflow UI on the embedded store (or --tracking-uri)."""
-    from harness.record.tracking import default_tracking_uri
-
-    store = tracking_uri or default_tracking_uri()
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
-    os.execv(str(mlflow_bin), [str(mlflow_bin), "ui", "--backend-store-uri", store,
-                               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"])
-
-
-def main() -> None:
-    app()

@@ -1,0 +1,12 @@
+"""The `harness` command: one module per command, each registering itself on the app in cli/app.py.
+
+    study    run or resume a study            predict  a model's predictions for a raw file
+    ui       the MLflow UI on the store
+"""
+
+from harness.cli import predict, study, ui  # noqa: F401  (importing a command module registers it)
+from harness.cli.app import app
+
+
+def main() -> None:
+    app()
