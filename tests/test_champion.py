@@ -53,8 +53,9 @@ def test_text_labels_round_trip_through_quick_mode(workdir: Path) -> None:
     out = run_cli("study", "--data", HOUSES, "--target", "aircon", "--trials", "2", "--set", "train.epochs=5")
     assert "classification of 'aircon'" in out.stdout
     predictions = run_cli("predict", "models:/house-prices@champion", HOUSES).stdout.splitlines()
-    assert predictions[0] == "prediction,proba_no,proba_yes"
-    assert {line.split(",")[0] for line in predictions[1:]} <= {"yes", "no"}
+    assert predictions[0] == "row,prediction,proba_no,proba_yes"  # the row's position keys each prediction
+    assert {line.split(",")[1] for line in predictions[1:]} <= {"yes", "no"}
+    assert [line.split(",")[0] for line in predictions[1:3]] == ["0", "1"]
     assert len(predictions) == 1 + len(pd.read_csv(workdir / HOUSES))
 
 

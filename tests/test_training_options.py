@@ -272,7 +272,7 @@ def test_bce_study_registers_a_model_that_predicts_labels_and_probabilities(work
     version = client.get_model_version_by_alias("cancer-bce", "champion")
     run = client.get_run(version.run_id)
     assert run.data.params["loss"] == "bce" and run.data.metrics["test/roc_auc"] > 0.9
-    lr = [m.value for m in client.get_metric_history(version.run_id, "train/lr")]
+    lr = [m.value for m in client.get_metric_history(version.run_id, "epoch/train/lr")]
     assert len(lr) == 4 and lr[0] == pytest.approx(0.01) and lr[-1] < lr[0]
 
     from sklearn.datasets import load_breast_cancer
