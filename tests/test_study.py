@@ -63,6 +63,9 @@ def test_run_tree_states_metrics_models_and_resume(workdir: Path) -> None:
         assert run.data.tags["harness.study"] == "states" and "mlflow.source.git.commit" in run.data.tags
         if trial.state.name == "FAIL":
             assert "diverged" in run.data.tags["harness.reason"]
+            assert run.info.run_name == f"trial-{trial.number} (failed)"
+        if trial.state.name == "PRUNED":  # the UI draws KILLED like FAILED: the name tells them apart
+            assert run.info.run_name == f"trial-{trial.number} (pruned)"
         if trial.state.name == "COMPLETE":
             history = sorted(client.get_metric_history(run.info.run_id, "epoch/val/rmse"), key=lambda m: m.step)
             epochs_run = int(run.data.metrics["epochs_run"])

@@ -21,10 +21,11 @@ from harness.search import objectives
 from harness.search.samplers import make_pruner, make_sampler, multi_objective, planned_trials
 from harness.search.warmstart import check_enqueue, enqueue_from_file, enqueue_from_study
 from harness.spec.schema import StudySpec, load_spec
-from harness.study import events, presentation
 from harness.study.checks import check_metric, check_metric_fits_splits, check_model_fits_data, input_description
 from harness.study.crown import StudyResult, crown
+from harness.study.events import StudyStart, callback, printer
 from harness.study.objective import Objective
+from harness.study.presentation import after_crown, echo_columns, label_parent
 from harness.study.storage import earlier_study, optuna_storage
 
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
@@ -66,7 +67,7 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
          f"{input_description(data)}, device {data.device}")
     for note in data.notes:
         echo(f"  note: {note}")
-    presentation.echo_columns(data, echo)
+    echo_columns(data, echo)
 
     tracker = Tracker(tracking_uri or default_tracking_uri(), spec.name, str(data.device))
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # the harness prints its own line per trial
@@ -85,7 +86,7 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     # Built once per study: the splits as MLflow datasets, logged to the parent and to every trial run.
     inputs = dataset_inputs(spec.data.source, data.target, data.raw, data.labels)
     tracker.log_inputs(parent_id, inputs)
-    presentation.label_parent(spec, data, tracker, experiment_id, parent_id, echo)
+    label_parent(spec, data, tracker, experiment_id, parent_id, echo)
 
     # Before the trials, so their numbers are the bar to watch while the study runs.
     fitted = reference.ensure_baselines(spec, data, tracker, experiment_id, parent_id, echo) if spec.baselines else []
@@ -105,12 +106,12 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
         echo(f"  note: Optuna cannot prune multi-objective studies; pruner {spec.study.pruner} is off")
     objective = Objective(spec, data, tracker, experiment_id, parent_id, metric, inputs)
     names = objectives.objective_names(spec)
-    progress = progress or events.printer(echo, spec.study.metric, names)
-    progress(events.StudyStart(spec.name, spec.study.metric, spec.study.direction, n_trials, done_before,
+    progress = progress or printer(echo, spec.study.metric, names)
+    progress(StudyStart(spec.name, spec.study.metric, spec.study.direction, n_trials, done_before,
                                spec.study.timeout, names if len(names) > 1 else []))
     try:
         study.optimize(objective, n_trials=n_trials, timeout=spec.study.timeout,
-                       catch=(Exception,), callbacks=[events.callback(progress)])
+                       catch=(Exception,), callbacks=[callback(progress)])
     except BaseException:
         tracker.finish(parent_id, "KILLED", "interrupted")
         raise
@@ -119,6 +120,6 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     result.vs_baselines = reference.comparison_line(result.test, spec.study.metric, data.task, fitted)
     if result.vs_baselines:
         tracker.set_tags(parent_id, {"harness.vs_baselines": result.vs_baselines})
-    presentation.after_crown(study, spec, data, tracker, result, echo)
+    after_crown(study, spec, data, tracker, result, echo)
     tracker.finish(parent_id, "FINISHED")
     return result
