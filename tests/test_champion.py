@@ -32,7 +32,7 @@ def test_champion_predicts_in_a_fresh_process_and_keeps_its_alias(workdir: Path)
     run_cli("predict", "models:/house-prices@champion", HOUSES, "-o", "predictions.csv")
     fresh = pd.read_csv(workdir / "predictions.csv")
     raw = pd.read_csv(workdir / HOUSES)
-    assert list(fresh.columns) == ["prediction"] and len(fresh) == len(raw)
+    assert list(fresh.columns) == ["row", "prediction"] and len(fresh) == len(raw)  # keyed by the row's position
     # The study's own model (the best trial's run) gives the same numbers on the same rows.
     own = harness.predict(f"runs:/{champion.run_id}/model", raw)
     np.testing.assert_allclose(fresh["prediction"].to_numpy(), own["prediction"].to_numpy(), rtol=1e-6)

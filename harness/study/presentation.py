@@ -130,7 +130,9 @@ def plots_and_report(study: optuna.Study, spec: StudySpec, data, tracker, result
 
 
 def build_report(study, spec: StudySpec, data, result, best, shown, html, notes) -> report.Report:
-    trials = [{"number": t.number, "value": (t.values[0] if t.values else None), "params": t.params}
+    names = objectives.objective_names(spec)
+    primary = names.index(spec.study.metric) if spec.study.metric in names else 0
+    trials = [{"number": t.number, "value": (t.values[primary] if t.values else None), "params": t.params}
               for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     goal = (f"{spec.study.direction} {spec.study.metric}" if not spec.study.objectives else
             "objectives " + ", ".join(spec.study.objectives) + f"; the champion is the front's best {spec.study.metric}")
