@@ -47,7 +47,8 @@ def test_identifiers_and_near_copies_are_found() -> None:
     frame = sales()
     found = identifiers(frame.drop(columns=["units"]))
     assert list(found) == ["order_id"] and "named like an id" in found["order_id"]
-    names = pd.DataFrame({"code": [f"A{i:03d}" for i in range(30)], "text": [f"a long review number {i}" for i in range(30)]})
+    names = pd.DataFrame({"code": [f"A{i:03d}" for i in range(30)],
+                          "text": [f"a long review number {i}" for i in range(30)]})
     assert list(identifiers(names)) == ["code"]  # distinct short codes; distinct sentences are text
     warnings = near_copies(frame, "units", "regression")
     assert len(warnings) == 1 and "'units_x2' nearly copies the target 'units'" in warnings[0]
@@ -84,7 +85,8 @@ def test_quick_mode_reports_columns_drops_ids_and_predictions_keep_keys(workdir:
     lines = out.stdout
     assert "dropped units_x2 (named with --drop), order_id (identifier)" in lines
     for expected in (r"order_id\s+dropped\s+identifier: whole numbers, every value distinct, named like an id",
-                     r"sold_on\s+date\s+parsed into year", r"store\s+categorical", r"units_x2\s+dropped\s+named with --drop"):
+                     r"sold_on\s+date\s+parsed into year", r"store\s+categorical",
+                     r"units_x2\s+dropped\s+named with --drop"):
         assert re.search(expected, lines), expected
     assert "nearly copies" not in lines
 

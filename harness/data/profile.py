@@ -66,16 +66,19 @@ def near_copies(frame: pd.DataFrame, target: str, task: str) -> list[str]:
         if task == "regression" and is_number(x) and is_number(y):
             r = x[known].rank().corr(y[known].rank())
             if np.isfinite(r) and abs(r) >= NEAR_COPY:
-                found.append(f"column {name!r} nearly copies the target {target!r} (rank correlation {r:.3f}); "
-                             f"if it is known only together with the target, drop it (data.drop or --drop {name})")
+                found.append(f"warning: column {name!r} nearly copies the target {target!r} "
+                             f"(rank correlation {r:.3f}); {_advice(name)}")
         elif task == "classification" and x[known].nunique() <= known.sum() / 2:
             pairs = pd.DataFrame({"x": x[known].astype(str), "y": y[known].astype(str)})
             purity = pairs.groupby("x")["y"].agg(lambda v: v.value_counts().iloc[0]).sum() / len(pairs)
             if purity >= NEAR_COPY and pairs["x"].nunique() > 1:
-                found.append(f"column {name!r} nearly copies the target {target!r} (its value gives the class in "
-                             f"{purity:.1%} of rows); if it is known only together with the target, drop it "
-                             f"(data.drop or --drop {name})")
+                found.append(f"warning: column {name!r} nearly copies the target {target!r} "
+                             f"(its value gives the class in {purity:.1%} of rows); {_advice(name)}")
     return found
+
+
+def _advice(name: str) -> str:
+    return f"if it is known only together with the target, drop it (data.drop or --drop {name})"
 
 
 def treatments(preprocessor, dropped: dict[str, str]) -> list[tuple[str, str, str]]:

@@ -99,7 +99,8 @@ def mark(spec: StudySpec, tracker, result, best_run_id: str) -> None:
                           + f"Test: {test}. {result.decision.message}")
     tree.mark_trials(tracker, experiment_id, parent_id, marks)
     lines = [spec.description.strip(),
-             f"**Best trial**: {tree.run_link(experiment_id, best_run_id, tree.trial_name(result.best_trial, mark_name))}"
+             "**Best trial**: "
+             f"{tree.run_link(experiment_id, best_run_id, tree.trial_name(result.best_trial, mark_name))}"
              f" — {'  '.join(f'{k} {v:.4g}' for k, v in sorted(result.best_val.items()))}; {test}",
              f"**Champion decision**: {result.decision.message}",
              "**Report**: `report.html` and `report.md` in this run's artifacts; plots under `plots/`."]
@@ -135,7 +136,8 @@ def build_report(study, spec: StudySpec, data, result, best, shown, html, notes)
     trials = [{"number": t.number, "value": (t.values[primary] if t.values else None), "params": t.params}
               for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     goal = (f"{spec.study.direction} {spec.study.metric}" if not spec.study.objectives else
-            "objectives " + ", ".join(spec.study.objectives) + f"; the champion is the front's best {spec.study.metric}")
+            "objectives " + ", ".join(spec.study.objectives)
+            + f"; the champion is the front's best {spec.study.metric}")
     rows = {s: len(v) for s, v in data.raw.items()}
     described = (f"`{spec.data.source}`, target `{data.target}`: {sum(rows.values())} rows "
                  f"(train {rows['train']}, val {rows['val']}, test {rows['test']}).")

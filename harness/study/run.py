@@ -66,7 +66,7 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
          f"(train {len(data.raw['train'])} / val {len(data.raw['val'])} / test {len(data.raw['test'])}), "
          f"{input_description(data)}, device {data.device}")
     for note in data.notes:
-        echo(f"  note: {note}")
+        echo(f"  {note}" if note.startswith("warning") else f"  note: {note}")  # warnings show even with --quiet
     echo_columns(data, echo)
 
     tracker = Tracker(tracking_uri or default_tracking_uri(), spec.name, str(data.device))
