@@ -281,7 +281,7 @@ def test_bce_study_registers_a_model_that_predicts_labels_and_probabilities(work
     bunch.frame.drop(columns=["target"]).head(30).to_csv(workdir / "rows.csv", index=False)
     run_cli("predict", "models:/cancer-bce@champion", "rows.csv", "-o", "predicted.csv")  # a fresh process
     predicted = pd.read_csv(workdir / "predicted.csv")
-    assert list(predicted.columns) == ["prediction", "proba_benign", "proba_malignant"]
+    assert list(predicted.columns) == ["row", "prediction", "proba_benign", "proba_malignant"]
     np.testing.assert_allclose(predicted["proba_benign"] + predicted["proba_malignant"], 1.0, rtol=1e-6)
     assert (predicted["prediction"] == np.where(predicted["proba_malignant"] > 0.5, "malignant", "benign")).all()
     truth = bunch.target_names[bunch.target.head(30)]
