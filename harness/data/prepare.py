@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 
 from harness.data.columns import as_model_input, build_preprocessor, is_number
 from harness.data.images import ImageScaler, is_image_source, load_images
+from harness.data.profile import near_copies, treatments
 from harness.data.sources import load_source
 from harness.data.target import (
     TARGET_TRANSFORMS,
@@ -48,6 +49,7 @@ class Prepared:
     device: torch.device
     notes: list[str] = field(default_factory=list)
     target_transform: str = "standardize"  # regression: standardize, log or none
+    columns: list[tuple[str, str, str]] = field(default_factory=list)  # (column, treatment, detail), tables
 
     @property
     def n_features(self) -> int:
@@ -83,7 +85,7 @@ def digest_of(frame: pd.DataFrame) -> str:
 
 def prepare(source: str, target: str | None, task: str, val: float, test: float, seed: int,
             device: str = "auto", target_transform: str = "standardize", kind: str = "auto",
-            text: list[str] | None = None) -> Prepared:
+            text: list[str] | None = None, drop: list[str] | dict[str, str] | None = None) -> Prepared:
     """Load, split, fit the preprocessor on the training rows only, and move every split to the device.
 
     Regression targets are encoded by `target_transform` (standardize, log, none) for training only:
@@ -91,10 +93,13 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
     if kind == "images" or kind == "auto" and is_image_source(source):
         if text:
             raise HarnessError(f"data.text: {source} holds images, which have no text columns; remove data.text")
+        if drop:
+            raise HarnessError(f"data.drop: {source} holds images, which have no columns; remove data.drop")
         return prepare_images(source, target, task, val, test, seed, device)
     if kind == "table" and is_image_source(source):
         raise HarnessError(f"data.kind: {source} holds images, not a table; use data.kind: images (or auto)")
     frame, target = load_source(source, target, seed)
+    frame, dropped = _drop_columns(frame, target, drop or [], source)
     notes = []
     missing = frame[target].isna()
     if missing.all():
@@ -111,6 +116,7 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
     if target_transform == "log" and non_positive:
         raise HarnessError(f"data.target_transform: log needs targets above 0, but {target!r} has {non_positive} "
                            f"value(s) <= 0 (smallest {frame[target].min():g}); use standardize")
+    notes += near_copies(frame, target, task)
     features = [c for c in frame.columns if c != target]
     raw_features = as_model_input(frame[features])
     labels = frame[target].to_numpy()
@@ -131,7 +137,24 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
         y = {n: torch.as_tensor(encode_target(split_labels[n].astype(np.float64), target_transform, mean, std),
                                 dtype=torch.float32, device=dev).reshape(-1, 1) for n in SPLITS}
     return Prepared(task, target, features, preprocessor, classes, mean, std, X, y, raw, split_labels,
-                    digest_of(frame), dev, notes, target_transform if task == "regression" else "standardize")
+                    digest_of(frame), dev, notes, target_transform if task == "regression" else "standardize",
+                    treatments(preprocessor, dropped))
+
+
+def _drop_columns(frame: pd.DataFrame, target: str, drop: list[str] | dict[str, str],
+                  source: str) -> tuple[pd.DataFrame, dict]:
+    """The table without the columns `data.drop` names; returns it and {column: why} for the report."""
+    reasons = dict(drop) if isinstance(drop, dict) else {c: "named in data.drop" for c in drop}
+    drop = list(reasons)
+    unknown = [c for c in drop if c not in frame.columns]
+    if unknown:
+        shown = ", ".join(map(str, frame.columns[:20])) + (" ..." if len(frame.columns) > 20 else "")
+        raise HarnessError(f"data.drop: column {unknown[0]!r} is not in {source}; its columns are: {shown}")
+    if target in drop:
+        raise HarnessError(f"data.drop: {target!r} is the target; it cannot be dropped")
+    if len(drop) >= frame.shape[1] - 1:
+        raise HarnessError(f"data.drop: dropping {', '.join(drop)} leaves no feature column besides the target")
+    return frame.drop(columns=drop), reasons
 
 
 def _class_targets(labels: np.ndarray, split_labels: dict[str, np.ndarray], target: str,

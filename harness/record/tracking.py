@@ -125,9 +125,12 @@ class Tracker:
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
-    def finish(self, run_id: str, state: str, reason: str | None = None) -> None:
-        """End a run with the status that mirrors the Optuna trial: FINISHED, KILLED (pruned) or FAILED."""
+    def finish(self, run_id: str, state: str, reason: str | None = None, name: str | None = None) -> None:
+        """End a run with the status that mirrors the Optuna trial: FINISHED, KILLED (pruned) or FAILED;
+        `name` renames it (`trial-3 (pruned)`), as the UI draws KILLED and FAILED alike."""
         tags = {"harness.state": {"FINISHED": "COMPLETE", "KILLED": "PRUNED"}.get(state, state)}
+        if name:
+            tags["mlflow.runName"] = name
         if reason:
             tags["harness.reason"] = reason[:5000]
         self.set_tags(run_id, tags)

@@ -134,14 +134,56 @@ def _predict(model, uri: str, inputs: pd.DataFrame | np.ndarray) -> pd.DataFrame
     return result if isinstance(result, pd.DataFrame) else pd.DataFrame({"prediction": result})
 
 
-def predict_file(uri: str, path: Path, tracking_uri: str) -> pd.DataFrame:
-    """Predictions for a file as `harness predict` reads it: a CSV/Parquet table, an .npz (array `images`),
-    or a folder of image files (sorted by name, resized to the model's size; a `file` column comes first)."""
-    from harness.data.images import read_image_files, read_npz
-    from harness.data.sources import read_table
+def key_column(frame: pd.DataFrame, key: str | None) -> str | None:
+    """The column that identifies a row: `key` if given, else one named `id` or ending in `_id`."""
+    if key is not None:
+        if key not in frame.columns:
+            raise HarnessError(f"--id {key}: the input has no such column; its columns are: "
+                               + ", ".join(map(str, frame.columns[:20])))
+        return key
+    return next((c for c in frame.columns if str(c).lower() == "id" or str(c).lower().endswith("_id")), None)
+
+
+def with_keys(frame: pd.DataFrame, result: pd.DataFrame, keep: list[str] = (), key: str | None = None) -> pd.DataFrame:
+    """Predictions with what ties them to their rows first: the id column (or `row`, the row's position
+    from 0), then the input columns named in `keep`, then the model's outputs."""
+    missing = [c for c in keep if c not in frame.columns]
+    if missing:
+        raise HarnessError(f"--keep {missing[0]}: the input has no such column; its columns are: "
+                           + ", ".join(map(str, frame.columns[:20])))
+    clash = [c for c in keep if c in result.columns]
+    if clash:
+        raise HarnessError(f"--keep {clash[0]}: the predictions have a column of that name already")
+    name = key_column(frame, key)
+    front = {name: frame[name].to_numpy()} if name is not None else {"row": np.arange(len(frame))}
+    front.update({c: frame[c].to_numpy() for c in keep if c != name})
+    return pd.concat([pd.DataFrame(front), result.reset_index(drop=True)], axis=1)
+
+
+def read_input(path: Path | str):
+    """A table, an .npz of images, or a data source a study names (`sklearn:wine`, `synthetic:linear`)."""
+    from harness.data.images import is_image_source, load_images, read_npz
+    from harness.data.sources import load_source, read_table
+
+    text = str(path)
+    if not Path(text).exists() and text.split(":", 1)[0] in ("sklearn", "synthetic"):
+        if is_image_source(text):
+            return load_images(text, None)[0]
+        return load_source(text, None, 0)[0]
+    path = Path(path)
+    return read_npz(path, labels_key=None)[0] if path.suffix.lower() == ".npz" else read_table(path)
+
+
+def predict_file(uri: str, path: Path, tracking_uri: str, keep: list[str] = (), key: str | None = None) -> pd.DataFrame:
+    """Predictions for a file as `harness predict` reads it: a CSV/Parquet table (a key column first: its
+    id column, else `row`; then the `keep` columns), an .npz (array `images`), a folder of image files
+    (sorted by name, resized to the model's size; a `file` column first), or a study's data source."""
+    from harness.data.images import read_image_files
 
     path = Path(path)
     if path.is_dir():
+        if keep:
+            raise HarnessError("--keep passes table columns through; a folder of images has none")
         model = load_model(uri, tracking_uri)
         layout = image_input(model)
         if layout is None:
@@ -152,7 +194,10 @@ def predict_file(uri: str, path: Path, tracking_uri: str) -> pd.DataFrame:
         result = _predict(model, uri, images)
         result.insert(0, "file", names)
         return result
-    inputs = read_npz(path, labels_key=None)[0] if path.suffix.lower() == ".npz" else read_table(path)
-    return _predict(load_model(uri, tracking_uri), uri, inputs)
-
-
+    inputs = read_input(path)
+    result = _predict(load_model(uri, tracking_uri), uri, inputs)
+    if isinstance(inputs, np.ndarray):  # images: one row per image, in the file's order
+        if keep:
+            raise HarnessError("--keep passes table columns through; images have none")
+        return result
+    return with_keys(inputs, result, list(keep), key)

@@ -112,6 +112,9 @@ class DataSpec(Strict):
     """Text columns vectorized with TF-IDF; default: detected (free text in a non-numeric column)."""
     target_transform: Literal["standardize", "log", "none"] = "standardize"
     """Regression only: how targets are scaled for training; undone inside the packaged model."""
+    drop: list[str] | dict[str, str] = []
+    """Columns left out before anything else (identifiers, leaks): a list, or {column: why} for the report;
+    the packaged model does not ask for them."""
 
 
 class ModelSpace(Strict):

@@ -1,11 +1,8 @@
 """objective(trial) in the canonical Optuna shape: sample, build, train with report/should_prune each epoch,
-log the trial's run, return the validation metric. And the line printed as each trial ends.
+log the trial's run, return the validation metric.
 """
 
 from __future__ import annotations
-
-import time
-from typing import Callable
 
 import optuna
 import torch
@@ -14,6 +11,7 @@ from harness.data.prepare import Prepared
 from harness.nn.loop import evaluate, fit
 from harness.nn.losses import make_loss, output_width
 from harness.nn.models import build_model, count_parameters
+from harness.record import plots, tree
 from harness.record.tracking import EpochLog, Tracker
 from harness.search import objectives
 from harness.search.samplers import multi_objective
@@ -43,9 +41,11 @@ class Objective:
         trial.set_user_attr("mlflow_run_id", run_id)
         self.tracker.log_inputs(run_id, self.inputs)
         epochs = EpochLog(self.tracker.client, run_id)
+        history: list[dict] = []  # the curves, kept for the trial's plot (a pruned trial's too)
 
         def on_epoch(epoch: int, scores: dict) -> None:
-            epochs.add(scores, step=epoch)
+            history.append(scores)
+            epochs.add(tree.curves(scores, params.get("schedule", "none")), step=epoch)
             if not self.prune:
                 return
             trial.report(scores[spec.study.metric], epoch)
@@ -65,42 +65,24 @@ class Objective:
             final.update({"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                           "n_parameters": count_parameters(model)})
             final.update(objectives.measure(spec, model, data.X["val"]))
-            # One step past the last epoch, so the run's latest (shown) values are the restored best epoch's.
-            self.tracker.log_metrics(run_id, final, step=result.epochs_run)
+            final["train/loss"] = history[result.best_epoch]["train/loss"]
+            # The summary under names of its own (the curves are epoch/...), so no curve gets a point past
+            # its last epoch and the table's latest values are the restored best epoch's.
+            self.tracker.log_metrics(run_id, final)
+            plots.log_trial_curves(self.tracker, run_id, history, spec.study.metric, result.best_epoch)
             predictor = Predictor.from_training(data, model, params)
             trial.set_user_attr("model_uri", log_model(self.tracker.client, run_id, predictor, data.raw["train"]))
             self.tracker.finish(run_id, "FINISHED")
             return objectives.values(spec, final)
         except optuna.TrialPruned as pruned:
             epochs.flush()
-            self.tracker.finish(run_id, "KILLED", str(pruned))
+            plots.log_trial_curves(self.tracker, run_id, history, spec.study.metric, None)
+            self.tracker.finish(run_id, "KILLED", str(pruned), name=tree.trial_name(trial.number, "pruned"))
             raise
         except BaseException as err:
             epochs.pending and epochs.flush()
             reason = f"{type(err).__name__}: {err}"
             trial.set_user_attr("fail_reason", reason)
-            self.tracker.finish(run_id, "FAILED", reason)
+            self.tracker.finish(run_id, "FAILED", reason, name=tree.trial_name(trial.number, "failed"))
             raise
 
-
-def progress_printer(echo: Callable[[str], None], spec: StudySpec):
-    started = [time.monotonic()]
-    metric, names = spec.study.metric, objectives.objective_names(spec)
-
-    def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        took = time.monotonic() - started[0]
-        started[0] = time.monotonic()
-        state = trial.state.name
-        if state == "COMPLETE" and len(names) > 1:
-            shown = "  ".join(f"{n} {v:.4g}" for n, v in zip(names, trial.values))
-            detail = f"{shown}  (front: {len(study.best_trials)} trials)"
-        elif state == "COMPLETE":
-            best = study.best_trial
-            detail = f"{metric} {trial.value:.4g}  (best {best.value:.4g}, trial {best.number})"
-        elif state == "PRUNED":
-            detail = "pruned"
-        else:
-            detail = trial.user_attrs.get("fail_reason", "failed")
-        echo(f"  trial {trial.number:>3} {state:<8} {detail}  [{took:.1f}s]")
-
-    return report
