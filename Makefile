@@ -7,16 +7,21 @@ STORE := sqlite:///$(CURDIR)/mlruns/mlflow.db
 export MLFLOW_DISABLE_TELEMETRY := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install study test ui clean
+.PHONY: help install study test test-fast bench bench-gpu ui clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+BENCH_STAMP := $(VENV)/.benchmark-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,benchmark]'
+	touch $(BENCH_STAMP)
 
 install: $(STAMP) ## Make .venv and install the harness with its pinned stack
 
@@ -25,6 +30,15 @@ study: $(STAMP) ## Run the house-prices study on the embedded store (mlruns/)
 
 test: $(STAMP) ## Run the whole test suite (real MLflow stores and Optuna storage in temp folders)
 	$(BIN)/pytest -q
+
+test-fast: $(STAMP) ## The edit loop: every test not marked slow
+	$(BIN)/pytest -q -m "not slow"
+
+bench: $(BENCH_STAMP) ## Speed figures side by side (benchmarks/bench.py), written to benchmarks/results/
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench.py
+
+bench-gpu: $(BENCH_STAMP) ## The GPU figures (benchmarks/gpu.py); says so and stops where there is no CUDA
+	$(BIN)/python benchmarks/gpu.py
 
 ui: $(STAMP) ## Open the MLflow UI on the embedded store at http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri $(STORE) --host 127.0.0.1 --port 5000 --workers 1

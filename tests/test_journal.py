@@ -38,8 +38,8 @@ def test_stock_optuna_and_the_harness_share_one_journal(tmp_path: Path) -> None:
 def test_processes_appending_at_once_lose_no_record(tmp_path: Path) -> None:
     path = str(tmp_path / "shared.journal")
     optuna.create_study(study_name="shared", storage=JournalStorage(JournalFile(path)))
-    workers = [subprocess.Popen([sys.executable, "-c", WORKER, path]) for _ in range(3)]
-    assert [w.wait(timeout=300) for w in workers] == [0, 0, 0]
+    workers = [subprocess.Popen([sys.executable, "-c", WORKER, path]) for _ in range(2)]
+    assert [w.wait(timeout=300) for w in workers] == [0, 0]
     trials = optuna.load_study(study_name="shared", storage=JournalStorage(JournalFileBackend(path))).trials
-    assert sorted(t.number for t in trials) == list(range(45))
+    assert sorted(t.number for t in trials) == list(range(30))
     assert all(t.state.name == "COMPLETE" and len(t.intermediate_values) == 3 for t in trials)
