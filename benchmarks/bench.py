@@ -30,9 +30,9 @@ SECTIONS = {
     "loop": ["loop.py", "--repeats", "5", "--epochs", "1"],
     "overhead": ["overhead.py", "--repeats", "2"],
     "peer": ["peer.py"],
-    "quick": ["quick_speed.py"],
+    "quick": ["quick_speed.py", "--large-trials", "2"],
     "scale": ["scale.py"],
-    "busy": ["busy.py", "--trials", "5", "--repeats", "2"],
+    "busy": ["busy.py", "--trials", "3", "--repeats", "2"],
 }
 GOALS = "goals: loop >= 0.95x the best hand loop; study overhead <= +10%; house prices <= 0.2x the peer with " \
         "test R2 at least as good; busy machine <= 2x; quick mode 30 trials < 60 s"

@@ -1,11 +1,11 @@
 """Item 6 and the thread default: a quiet machine against one with two busy neighbours.
 
-    .venv/bin/python benchmarks/busy.py [--trials 10] [--repeats 3]
+    .venv/bin/python benchmarks/busy.py [--trials 3] [--repeats 3]
 
-- threads: one training fit of the models this harness trains (an MLP on house prices, 30 epochs; the
-  digits CNN, 3 epochs) with torch at 1 and at 2 threads, alone and beside two busy processes (each
-  spinning one core in pure Python). This is the measurement behind `train.threads` defaulting to 1.
-- study: `harness study experiments/house_prices.yaml --trials 10` through the real CLI, alone and beside
+- threads: one training fit of the models this harness trains (an MLP on house prices, 10 epochs; the
+  digits CNN, 1 epoch) with torch at 1 and at 2 threads, with no load added and beside two busy processes
+  (each spinning one core in pure Python). The measurement behind `train.threads` defaulting to 1.
+- study: `harness study experiments/house_prices.yaml --trials 3` through the real CLI, alone and beside
   the same two busy processes, with the harness's defaults. Goal: the busy machine costs at most 2x.
 """
 
@@ -45,17 +45,17 @@ def thread_rows(repeats: int) -> tuple[list[dict], dict]:
     digits = prepare("sklearn:digits", None, "classification", 0.15, 0.15, 0, "cpu", kind="images")
     rows, details = [], {}
     for name, data, params, epochs, metric, minimize in (
-            ("MLP, house prices, 30 epochs", houses, MLP, 30, "rmse", True),
-            ("CNN, digits 8x8, 3 epochs", digits, CNN, 3, "accuracy", False)):
+            ("MLP, house prices, 10 epochs", houses, MLP, 10, "rmse", True),
+            ("CNN, digits 8x8, 1 epoch", digits, CNN, 1, "accuracy", False)):
         seconds = {}
-        for load in ("quiet", "busy"):
-            with Busy(2 if load == "busy" else 0):
+        for load in ("no added load", "2 busy neighbours"):
+            with Busy(2 if load != "no added load" else 0):
                 found = interleaved({t: (lambda t=t: one_fit(data, params, epochs, metric, minimize, t))
                                      for t in (1, 2)}, repeats)
             for t, values in found.items():
                 seconds[f"{load}, {t} thread{'s' if t > 1 else ''}"] = values
         details[name] = seconds
-        quiet1 = median(seconds["quiet, 1 thread"])
+        quiet1 = median(seconds["no added load, 1 thread"])
         for key, values in seconds.items():
             rows.append(row("threads", f"{name}: {key}", f"{median(values):.2f} s (median; spread "
                             f"{min(values):.2f}-{max(values):.2f})", median(values) / quiet1))
@@ -77,7 +77,7 @@ def study_seconds(trials: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-threads", action="store_true")
     args = parser.parse_args()

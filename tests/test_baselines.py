@@ -79,6 +79,7 @@ def test_classification_baselines_and_the_switch_that_turns_them_off(workdir: Pa
     assert float(baselines["logistic_regression"].data.params["C"]) in np.logspace(-3, 3, 7)
     assert result.vs_baselines.startswith("test/log_loss ")  # the study metric of breast_cancer.yaml
     assert [b.name for b in result.baselines] == ["logistic_regression", "hist_gradient_boosting"]
+    assert all(b.bound is None for b in result.baselines)  # a small table: within budget, nothing bounded
 
     off = harness.run_study("experiments/breast_cancer.yaml", trials=1, echo=lambda line: None,
                             overrides=["train.epochs=2", "baselines=false", "name=breast-cancer-plain"])

@@ -167,7 +167,8 @@ def fit_all(data, seed: int = 0, limit: Bounds | None = None, threads: int = 1) 
         fitted = (fit_regression if data.task == "regression" else fit_classification)(data, seed, limit)
     if limit is not None:
         for baseline in fitted:
-            stopped = baseline.params.get("n_iter") == limit.boosting_iterations
+            cap = limit.boosting_iterations
+            stopped = cap is not None and baseline.params.get("n_iter") == cap
             baseline.bound = limit.note(len(data.labels["train"]), stopped)
             if baseline.bound:
                 baseline.params["train_rows"] = limit.rows or len(data.labels["train"])
