@@ -48,6 +48,7 @@ def thread_rows(repeats: int) -> tuple[list[dict], dict]:
             ("MLP, house prices, 10 epochs", houses, MLP, 10, "rmse", True),
             ("CNN, digits 8x8, 1 epoch", digits, CNN, 1, "accuracy", False)):
         seconds = {}
+        one_fit(data, params, 1, metric, minimize, 1)  # untimed: the first optimizer imports torch._dynamo
         for load in ("no added load", "2 busy neighbours"):
             with Busy(2 if load != "no added load" else 0):
                 found = interleaved({t: (lambda t=t: one_fit(data, params, epochs, metric, minimize, t))
