@@ -7,10 +7,10 @@ STORE := sqlite:///$(CURDIR)/mlruns/mlflow.db
 export MLFLOW_DISABLE_TELEMETRY := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser study test ui clean
+.PHONY: help install browser study test test-fast bench bench-gpu ui clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@echo "install: .venv with torch 2.13 (CPU), mlflow 3.17, optuna 5 and the harness; usually 1 to 4 minutes"
@@ -19,6 +19,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@echo "install: done; next: make study, make test, make ui"
 	touch $(STAMP)
+
+BENCH_STAMP := $(VENV)/.benchmark-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,benchmark]'
+	touch $(BENCH_STAMP)
 
 install: $(STAMP) ## Make .venv and install the harness with its pinned stack
 
@@ -33,6 +38,15 @@ browser: ## Install Debian's chromium for the browser test when it is missing (a
 test: $(STAMP) browser ## Run the whole test suite, the browser test included (about 15 to 35 minutes here)
 	@echo "test: the whole suite, with real MLflow stores, Optuna storage and a headless browser"
 	$(BIN)/pytest -q
+
+test-fast: $(STAMP) ## The edit loop: every test not marked slow
+	$(BIN)/pytest -q -m "not slow"
+
+bench: $(BENCH_STAMP) ## Speed figures side by side (benchmarks/bench.py), written to benchmarks/results/
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench.py
+
+bench-gpu: $(BENCH_STAMP) ## The GPU figures (benchmarks/gpu.py); says so and stops where there is no CUDA
+	$(BIN)/python benchmarks/gpu.py
 
 ui: $(STAMP) ## Open the MLflow UI on the embedded store at http://127.0.0.1:5000
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri $(STORE) --host 127.0.0.1 --port 5000 --workers 1

@@ -50,7 +50,8 @@ def test_champion_predicts_in_a_fresh_process_and_keeps_its_alias(workdir: Path)
 @pytest.mark.slow
 def test_text_labels_round_trip_through_quick_mode(workdir: Path) -> None:
     """A yes/no target with no study file: classes are encoded for training and decoded in predictions."""
-    out = run_cli("study", "--data", HOUSES, "--target", "aircon", "--trials", "2", "--set", "train.epochs=5")
+    out = run_cli("study", "--data", HOUSES, "--target", "aircon", "--trials", "2", "--set", "train.epochs=5",
+                  "--set", "baselines=false")
     assert "classification of 'aircon'" in out.stdout
     predictions = run_cli("predict", "models:/house-prices@champion", HOUSES).stdout.splitlines()
     assert predictions[0] == "row,prediction,proba_no,proba_yes"  # the row's position keys each prediction

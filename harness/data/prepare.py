@@ -119,13 +119,15 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
     notes += near_copies(frame, target, task)
     features = [c for c in frame.columns if c != target]
     raw_features = as_model_input(frame[features])
-    labels = frame[target].to_numpy()
+    labels = frame[target].to_numpy().copy()  # not a view that would keep the whole table alive
 
     parts = _split(len(frame), labels if task == "classification" else None, val, test, seed, notes)
     raw = {name: raw_features.iloc[idx].reset_index(drop=True) for name, idx in parts.items()}
     split_labels = {name: labels[idx] for name, idx in parts.items()}
+    digest = digest_of(frame)
+    del frame, raw_features  # the splits hold every row now: free the whole table before the preprocessing
 
-    preprocessor = build_preprocessor(raw["train"], _check_text(text, raw_features)).fit(raw["train"])
+    preprocessor = build_preprocessor(raw["train"], _check_text(text, raw["train"])).fit(raw["train"])
     dev = pick_device(device)
     X = {name: torch.as_tensor(preprocessor.transform(raw[name]), dtype=torch.float32, device=dev) for name in SPLITS}
 
@@ -137,7 +139,7 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
         y = {n: torch.as_tensor(encode_target(split_labels[n].astype(np.float64), target_transform, mean, std),
                                 dtype=torch.float32, device=dev).reshape(-1, 1) for n in SPLITS}
     return Prepared(task, target, features, preprocessor, classes, mean, std, X, y, raw, split_labels,
-                    digest_of(frame), dev, notes, target_transform if task == "regression" else "standardize",
+                    digest, dev, notes, target_transform if task == "regression" else "standardize",
                     treatments(preprocessor, dropped))
 
 

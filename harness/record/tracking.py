@@ -7,8 +7,10 @@ logging (ending a run waits on a 1 s poll), and per-epoch metrics go out in batc
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import time
+from contextlib import closing
 from functools import cache
 from pathlib import Path
 
@@ -27,6 +29,23 @@ def default_tracking_uri() -> str:
     store = Path("mlruns").resolve()
     store.mkdir(exist_ok=True)
     return f"sqlite:///{store / 'mlflow.db'}"
+
+
+def write_ahead_log(uri: str) -> None:
+    """Put a SQLite tracking store in write-ahead-log mode (once; it stays with the file). MLflow writes a
+    trial in ~10 commits; in the default rollback mode each syncs the disk two or three times, in WAL once:
+    2.5x faster writes here, and readers (the UI, other workers) no longer block writers. WAL needs every
+    process on one machine, which an SQLite file store already does."""
+    if not uri.startswith("sqlite:///") or uri.endswith(":memory:"):
+        return
+    path = Path(uri.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with closing(sqlite3.connect(path, timeout=20)) as db:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error:
+        pass  # another process holds the file: it stays in its mode, which works, only slower
 
 
 @cache
@@ -72,6 +91,7 @@ class EpochLog:
 class Tracker:
     def __init__(self, tracking_uri: str, study: str, device: str):
         self.uri = tracking_uri
+        write_ahead_log(tracking_uri)
         self.client = MlflowClient(tracking_uri)
         self.study = study
         self.base_tags = {"harness.study": study, "harness.version": harness_version(), "harness.device": device,

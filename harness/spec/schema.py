@@ -198,8 +198,9 @@ class TrainSpace(Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """Where data and model live: `auto` is CUDA when available, else the CPU."""
     threads: int | None = Field(None, ge=1)
-    """Torch threads per process; default one: small models gain little from a second thread on a quiet
-    machine and slow down many times over when other processes compete for the cores."""
+    """Torch threads per process (and the baselines' OpenMP/BLAS threads); default one. Measured on a 2-core
+    machine (benchmarks/busy.py): a second thread gains these models at most ~1.5x when the machine is idle
+    and makes them 8 to 60x slower once other processes want the cores; use 2+ for a big model alone."""
 
 
 class StudySettings(Strict):

@@ -7,7 +7,7 @@ parent run, the baselines, the trials, and the crown.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import optuna
 import torch
@@ -15,18 +15,16 @@ import torch
 from harness.data.prepare import prepare
 from harness.errors import HarnessError
 from harness.record import baselines as reference
-from harness.record.lineage import dataset_inputs
-from harness.record.tracking import Tracker, default_tracking_uri
 from harness.search import objectives
 from harness.search.samplers import make_pruner, make_sampler, multi_objective, planned_trials
 from harness.search.warmstart import check_enqueue, enqueue_from_file, enqueue_from_study
 from harness.spec.schema import StudySpec, load_spec
 from harness.study.checks import check_metric, check_metric_fits_splits, check_model_fits_data, input_description
-from harness.study.crown import StudyResult, crown
 from harness.study.events import StudyStart, callback, printer
-from harness.study.objective import Objective
-from harness.study.presentation import after_crown, echo_columns, label_parent
 from harness.study.storage import earlier_study, optuna_storage
+
+if TYPE_CHECKING:
+    from harness.study.crown import StudyResult
 
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
 
@@ -65,6 +63,14 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     echo(f"study {spec.name}: {data.task} of {data.target!r}, {sum(len(v) for v in data.raw.values())} rows "
          f"(train {len(data.raw['train'])} / val {len(data.raw['val'])} / test {len(data.raw['test'])}), "
          f"{input_description(data)}, device {data.device}")
+
+    # MLflow takes a second or more to import: only now, once the first line has told the user the data is in.
+    from harness.record.lineage import dataset_inputs
+    from harness.record.tracking import Tracker, default_tracking_uri
+    from harness.study.crown import crown
+    from harness.study.objective import Objective
+    from harness.study.presentation import after_crown, echo_columns, label_parent
+
     for note in data.notes:
         echo(f"  {note}" if note.startswith("warning") else f"  note: {note}")  # warnings show even with --quiet
     echo_columns(data, echo)

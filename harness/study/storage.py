@@ -22,9 +22,10 @@ def optuna_storage(storage: str | None, name: str):
     path = journal_path(storage, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
 
-    return JournalStorage(JournalFileBackend(str(path)))
+    from harness.study.journal import JournalFile
+
+    return JournalStorage(JournalFile(str(path)))
 
 
 def earlier_study(name: str, storage: str | None) -> optuna.Study:
