@@ -5,8 +5,8 @@
 """
 
 from harness.cli import predict, study, ui  # noqa: F401  (importing a command module registers it)
-from harness.cli.app import app
+from harness.cli.app import app, run
 
 
 def main() -> None:
-    app()
+    run()

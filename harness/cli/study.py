@@ -37,12 +37,12 @@ def study(
         fail(f"--data {data} needs --target COLUMN: the column to predict")
     if task not in ("auto", "regression", "classification"):
         fail(f"--task must be auto, regression or classification, got {task!r}")
-    quiet_libraries()
     try:
         from harness.spec.quick import quick_spec
         from harness.spec.schema import load_spec
 
         spec = load_spec(study_file, set_) if study_file else quick_spec(data, target, task, name, set_)
+        quiet_libraries()  # after the study file: its mistakes are answered before MLflow loads (a second)
         if study_file is None:
             typer.echo(f"quick mode: {spec.description}")
         from harness.study import run_study

@@ -68,9 +68,14 @@ def build_preprocessor(features: pd.DataFrame, text: list[str] | None = None) ->
 
 
 def as_model_input(features: pd.DataFrame) -> pd.DataFrame:
-    """Columns as the packaged model will receive them: numbers stay numbers, anything else becomes text."""
+    """Columns as the packaged model will receive them: numbers as float64, anything else as text.
+
+    Whole numbers too are float64, so the model's signature declares them double: a row to predict may
+    miss a value there, and only a float holds a missing value (an int64 column would be refused)."""
     out = features.copy()
     for column in out.columns:
         if pd.api.types.is_bool_dtype(out[column]) or not pd.api.types.is_numeric_dtype(out[column]):
             out[column] = as_text(out[column])
+        elif out[column].dtype != np.float64:
+            out[column] = out[column].astype(np.float64)
     return out

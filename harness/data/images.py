@@ -93,6 +93,18 @@ def check_layout(images: np.ndarray, where: str) -> np.ndarray:
     return images
 
 
+def check_image_folder(folder: Path) -> None:
+    """A folder source is images: one sub-folder of image files per class. Say what it holds otherwise, so
+    a folder of tables (or a folder given by mistake) is not answered with talk of images."""
+    classes = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    if any(image_files(c) for c in classes):
+        return
+    tables = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq"))
+    holds = f"it holds {tables[0]}: give that file as data.source" if tables else "it holds no class sub-folders of images"
+    raise HarnessError(f"data.source: {folder} is a folder, read as images (one sub-folder of image files per "
+                       f"class), but {holds}; a table is one .csv or .parquet file")
+
+
 def read_labelled_folder(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """One sub-folder per class, named after it; every image resized to the most common size."""
     classes = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))

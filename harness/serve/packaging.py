@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 from mlflow.models import Model, infer_signature
 
+from harness.data.columns import as_model_input
 from harness.serve.predictor import Predictor
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -53,7 +54,9 @@ def log_model(client: MlflowClient, run_id: str, predictor: Predictor, input_exa
     The signature is inferred from a few raw rows or raw images, so MLflow checks what a user passes:
     columns and their types, or the images' layout, size and dtype.
     """
-    example = input_example[:5] if isinstance(input_example, np.ndarray) else input_example.head(5)
+    # Tables as the model takes them (whole numbers as double): the signature MLflow infers from it is what
+    # `harness predict` and REST serving enforce.
+    example = input_example[:5] if isinstance(input_example, np.ndarray) else as_model_input(input_example.head(5))
     signature = infer_signature(example, predictor.predict(example))
     run = client.get_run(run_id)
     logged = client.create_logged_model(run.info.experiment_id, name=MODEL_NAME, source_run_id=run_id,

@@ -4,6 +4,7 @@ split, recorded on the parent run, and offered to the registry, which moves the 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -74,6 +75,7 @@ def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker
     test_metric = "test/" + bare(spec.study.metric)
     if test_metric not in test:
         test_metric = "test/" + ("rmse" if data.task == "regression" else "accuracy")
+    refuse_unscored(spec, tracker, parent_id, best.number, test_metric, test[test_metric])
     decision = promote(
         tracker.client, spec.registry.name, spec.registry.alias, model_uri, run_id, test[test_metric], test_metric,
         minimize=minimized(test_metric),
@@ -84,6 +86,18 @@ def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker
     return StudyResult(spec.name, spec.study.metric, states, best.number, best_val, test, decision,
                        spec.registry.name, spec.registry.alias, tracker.uri, experiment_id, parent_id, data.notes,
                        front, images=data.input_shape is not None)
+
+
+def refuse_unscored(spec: StudySpec, tracker: Tracker, parent_id: str, trial: int, metric: str, value: float) -> None:
+    """A champion must have a finite test score: inf or NaN means its predictions on the test rows overflow or
+    are undefined, and such a model must not take (or be compared for) the alias."""
+    if math.isfinite(value):
+        return
+    reason = (f"trial {trial}, the best on validation, scored {metric} = {value} on the test split, so it is not "
+              "registered (its test predictions are not finite numbers)")
+    tracker.finish(parent_id, "FAILED", reason)
+    raise HarnessError(f"study {spec.name}: {reason}; look for extreme values in the data, or narrow the search "
+                       "(e.g. lower train.lr)")
 
 
 def record_front(study: optuna.Study, spec: StudySpec, tracker: Tracker, parent_id: str,

@@ -16,15 +16,15 @@ from harness.data.prepare import prepare
 from harness.errors import HarnessError
 from harness.record import baselines as reference
 from harness.record.lineage import dataset_inputs
-from harness.record.tracking import Tracker, default_tracking_uri
+from harness.record.tracking import Tracker, check_tracking_store, default_tracking_uri
 from harness.search import objectives
 from harness.search.samplers import make_pruner, make_sampler, multi_objective, planned_trials
 from harness.search.warmstart import check_enqueue, enqueue_from_file, enqueue_from_study
 from harness.spec.schema import StudySpec, load_spec
 from harness.study.checks import check_metric, check_metric_fits_splits, check_model_fits_data, input_description
 from harness.study.crown import StudyResult, crown
-from harness.study.objective import Objective, progress_printer
-from harness.study.storage import earlier_study, optuna_storage
+from harness.study.objective import EXPECTED_TRIAL_FAILURES, Objective, progress_printer
+from harness.study.storage import check_storage, earlier_study, optuna_storage
 
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
 
@@ -42,6 +42,9 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     spec = spec.model_copy(update={"study": spec.study.model_copy(update=updates)})
     split = spec.data.split
     # Everything a user can get wrong is checked before the first write to MLflow or Optuna.
+    store = tracking_uri or default_tracking_uri()
+    check_tracking_store(store)
+    check_storage(storage, spec.name)
     try:
         data = prepare(spec.data.source, spec.data.target, spec.task, split.val, split.test, split.seed,
                        spec.train.device, spec.data.target_transform, kind=spec.data.kind, text=spec.data.text)
@@ -63,7 +66,7 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     for note in data.notes:
         echo(f"  note: {note}")
 
-    tracker = Tracker(tracking_uri or default_tracking_uri(), spec.name, str(data.device))
+    tracker = Tracker(store, spec.name, str(data.device))
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # the harness prints its own line per trial
     study = optuna.create_study(study_name=spec.name, storage=optuna_storage(storage, spec.name),
                                 sampler=sampler, pruner=pruner, directions=directions, load_if_exists=True)
@@ -100,7 +103,7 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     objective = Objective(spec, data, tracker, experiment_id, parent_id, metric, inputs)
     try:
         study.optimize(objective, n_trials=n_trials, timeout=spec.study.timeout,
-                       catch=(Exception,), callbacks=[progress_printer(echo, spec)])
+                       catch=EXPECTED_TRIAL_FAILURES, callbacks=[progress_printer(echo, spec)])
     except BaseException:
         tracker.finish(parent_id, "KILLED", "interrupted")
         raise
