@@ -38,10 +38,14 @@ def study(
     if task not in ("auto", "regression", "classification"):
         fail(f"--task must be auto, regression or classification, got {task!r}")
     try:
-        from harness.spec.quick import quick_spec
-        from harness.spec.schema import load_spec
+        if study_file:
+            from harness.spec.schema import load_spec
 
-        spec = load_spec(study_file, set_) if study_file else quick_spec(data, target, task, name, set_)
+            spec = load_spec(study_file, set_)
+        else:
+            from harness.spec.quick import quick_spec  # pandas: imported only when a table is read
+
+            spec = quick_spec(data, target, task, name, set_)
         quiet_libraries()  # after the study file: its mistakes are answered before MLflow loads (a second)
         if study_file is None:
             typer.echo(f"quick mode: {spec.description}")
