@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import optuna
 
 from harness.data.prepare import Prepared
@@ -19,7 +20,7 @@ from harness.search import objectives, pareto
 from harness.search.samplers import multi_objective
 from harness.serve.predict import load_model
 from harness.serve.registry import Decision, promote
-from harness.spec.names import bare, minimized
+from harness.spec.names import bare, minimized, task_metrics
 from harness.spec.schema import StudySpec
 
 
@@ -63,8 +64,11 @@ def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker
     run_id, model_uri = best.user_attrs["mlflow_run_id"], best.user_attrs["model_uri"]
 
     def score_on_test(uri: str) -> dict[str, float]:
-        model = load_model(uri, tracker.uri)
-        return score_predictions(model.predict(data.raw["test"]), data.labels["test"], data.task, data.classes)
+        predictions = load_model(uri, tracker.uri).predict(data.raw["test"])
+        if not np.isfinite(predictions.select_dtypes("number").to_numpy(np.float64)).all():
+            return dict.fromkeys(task_metrics(data.task)[:-1], float("nan"))  # scikit-learn would raise
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing error is reported below, not warned
+            return score_predictions(predictions, data.labels["test"], data.task, data.classes)
 
     test = {f"test/{k}": v for k, v in score_on_test(model_uri).items()}
     best_val = {k: v for k, v in tracker.client.get_run(run_id).data.metrics.items() if k.startswith("val/")}
@@ -94,7 +98,7 @@ def refuse_unscored(spec: StudySpec, tracker: Tracker, parent_id: str, trial: in
     if math.isfinite(value):
         return
     reason = (f"trial {trial}, the best on validation, scored {metric} = {value} on the test split, so it is not "
-              "registered (its test predictions are not finite numbers)")
+              "registered (its test predictions, or their errors, are not finite numbers)")
     tracker.finish(parent_id, "FAILED", reason)
     raise HarnessError(f"study {spec.name}: {reason}; look for extreme values in the data, or narrow the search "
                        "(e.g. lower train.lr)")
