@@ -94,13 +94,12 @@ def check_layout(images: np.ndarray, where: str) -> np.ndarray:
 
 
 def check_image_folder(folder: Path) -> None:
-    """A folder source is images: one sub-folder of image files per class. Say what it holds otherwise, so
-    a folder of tables (or a folder given by mistake) is not answered with talk of images."""
-    classes = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    if any(image_files(c) for c in classes):
-        return
+    """A folder source is images: one sub-folder of image files per class. A folder without sub-folders is
+    answered with what it holds, so a folder of tables is not answered with talk of images."""
+    if any(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir()):
+        return  # class sub-folders: read_labelled_folder says what is wrong with them, if anything
     tables = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq"))
-    holds = f"it holds {tables[0]}: give that file as data.source" if tables else "it holds no class sub-folders of images"
+    holds = f"it holds {tables[0]}: give that file as data.source" if tables else "it has no class sub-folders"
     raise HarnessError(f"data.source: {folder} is a folder, read as images (one sub-folder of image files per "
                        f"class), but {holds}; a table is one .csv or .parquet file")
 

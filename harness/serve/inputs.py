@@ -1,8 +1,8 @@
 """A raw table as a model takes it, and every value the model would have to guess about.
 
-The columns come from the model's signature and are cast to its types; the guesses are read from the
-fitted preprocessor the model carries (its imputers' fill values, its encoder's categories), never from
-a second copy of the training columns:
+The columns come from the model's signature; their types and the guesses are read from the fitted
+preprocessor the model carries (its number columns, its imputers' fill values, its encoder's categories),
+never from a second copy of the training columns:
 
     text in a numeric column   read as missing, then imputed with the training median
     a missing number           imputed with the training median
@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
+from harness.data.columns import numeric_columns
 from harness.data.sources import as_text
 from harness.data.values import rows_text
 from harness.errors import HarnessError
@@ -40,7 +41,8 @@ class InputProblem:
 
 def input_frame(model, frame: pd.DataFrame) -> pd.DataFrame:
     """The model's input columns from a raw table (extra columns such as the target are dropped), cast to
-    the types of the model's signature: numbers as float64 (a text value becomes missing), text as str."""
+    what the model reads: the preprocessor's number columns as float64 (a text value becomes missing and
+    is reported by `input_problems`), text columns as str."""
     schema = model.metadata.get_input_schema()
     if schema is None:
         return frame
@@ -48,17 +50,19 @@ def input_frame(model, frame: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise HarnessError(f"no column(s) {', '.join(missing)}; the model needs: {', '.join(columns)}")
+    preprocessor = fitted_preprocessor(model)
+    numbers = set(numeric_columns(preprocessor)) if preprocessor is not None else set()
     out = frame[columns].copy()
     for col_spec in schema.inputs:
-        kind = getattr(col_spec.type, "name", None)  # a DataType for columns ("double", "long", "string")
-        if kind in ("double", "float"):
-            out[col_spec.name] = pd.to_numeric(out[col_spec.name], errors="coerce").astype("float64")
-        elif kind in ("long", "integer") and out[col_spec.name].isna().any():
-            # Models packaged before integer columns were declared double cannot take a missing value.
-            raise HarnessError(f"column {col_spec.name!r} has missing values, but this model (packaged by an "
-                               "older harness) takes whole numbers there; fill them in")
+        name, kind = col_spec.name, getattr(col_spec.type, "name", None)  # DataType: double, long, string
+        if kind in ("long", "integer"):  # a model packaged before number columns were declared Any
+            if out[name].isna().any():
+                raise HarnessError(f"column {name!r} has missing values, but this model (packaged by an older "
+                                   "harness) takes whole numbers there; fill them in")
+        elif name in numbers or kind in ("double", "float"):
+            out[name] = pd.to_numeric(out[name], errors="coerce").astype("float64")
         elif kind == "string":
-            out[col_spec.name] = as_text(out[col_spec.name])
+            out[name] = as_text(out[name])
     return out
 
 
@@ -79,6 +83,8 @@ def input_problems(model, raw: pd.DataFrame, cast: pd.DataFrame) -> list[InputPr
         return []
     problems = []
     for name, pipeline, columns in preprocessor.transformers_:
+        if not len(columns) or isinstance(pipeline, str):  # no such columns: nothing was fitted
+            continue
         if name == "numeric":
             medians = pipeline.steps[0][1].statistics_
             for column, median in zip(columns, medians):

@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import LoggedModelOutput, LoggedModelStatus
-from mlflow.models import Model, infer_signature
+from mlflow.models import Model, ModelSignature, infer_signature
+from mlflow.types import ColSpec, DataType, Schema
+from mlflow.types.schema import AnyType
 
 from harness.data.columns import as_model_input
 from harness.serve.predictor import Predictor
@@ -48,16 +50,27 @@ class HarnessModel(mlflow.pyfunc.PythonModel):
         return self.predictor.predict(model_input)
 
 
+def any_number(signature: ModelSignature) -> ModelSignature:
+    """Number columns declared `Any`: MLflow's `double` refuses an int64 column (a CSV of whole numbers)
+    and its `long` refuses a missing value, which the model imputes as in training. The model itself takes
+    any numbers and refuses text there (Predictor); names, required columns and text columns stay checked
+    by MLflow, through pyfunc and REST serving alike."""
+    inputs = signature.inputs
+    if inputs is None or inputs.is_tensor_spec():
+        return signature
+    numbers = (DataType.double, DataType.float, DataType.long, DataType.integer)
+    columns = [ColSpec(AnyType(), spec.name, spec.required) if spec.type in numbers else spec for spec in inputs.inputs]
+    return ModelSignature(inputs=Schema(columns), outputs=signature.outputs, params=signature.params)
+
+
 def log_model(client: MlflowClient, run_id: str, predictor: Predictor, input_example: pd.DataFrame | np.ndarray) -> str:
     """Log the predictor as the run's model `model`; returns its `models:/m-<id>` URI.
 
     The signature is inferred from a few raw rows or raw images, so MLflow checks what a user passes:
     columns and their types, or the images' layout, size and dtype.
     """
-    # Tables as the model takes them (whole numbers as double): the signature MLflow infers from it is what
-    # `harness predict` and REST serving enforce.
     example = input_example[:5] if isinstance(input_example, np.ndarray) else as_model_input(input_example.head(5))
-    signature = infer_signature(example, predictor.predict(example))
+    signature = any_number(infer_signature(example, predictor.predict(example)))
     run = client.get_run(run_id)
     logged = client.create_logged_model(run.info.experiment_id, name=MODEL_NAME, source_run_id=run_id,
                                         params={k: str(v) for k, v in predictor.params.items()})
