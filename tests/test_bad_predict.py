@@ -27,6 +27,7 @@ from bad_input_table import HOUSES, Case, assert_refused, run_table, snapshot, w
 from helpers import run_cli
 
 import harness
+from harness.errors import HarnessError
 
 MODEL = "bad-predict"
 URI = f"models:/{MODEL}@champion"
@@ -183,6 +184,10 @@ def test_pyfunc_takes_whole_numbers_as_read_and_imputes_a_missing_one(store) -> 
                                model.predict(filled_in(missing, model))["prediction"], rtol=1e-6)
     with pytest.raises(Exception, match="column 'lotsize' takes numbers, but holds 'big'"):
         model.predict(TEXT_IN_NUMBER.drop(columns=["price"]))
+    with pytest.warns(UserWarning, match="'bedrooms': 1 missing value"):
+        harness.predict(URI, MISSING_INT, store["uri"])
+    with pytest.raises(HarnessError, match="'bedrooms': 1 missing value"):
+        harness.predict(URI, MISSING_INT, store["uri"], strict=True)
 
 
 def free_port() -> int:
