@@ -22,7 +22,6 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from common import PYTHON, RESULTS, ROOT, harness_env, machine
 

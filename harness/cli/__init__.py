@@ -6,8 +6,8 @@
 """
 
 from harness.cli import models, predict, runs, serve, study, ui  # noqa: F401  (importing registers each command)
-from harness.cli.app import app
+from harness.cli.app import app, run
 
 
 def main() -> None:
-    app()
+    run()

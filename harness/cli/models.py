@@ -29,7 +29,7 @@ def models(
     try:
         from mlflow import MlflowClient
 
-        from harness.record.tracking import default_tracking_uri
+        from harness.record.store import default_tracking_uri
         from harness.serve import versions
 
         client = MlflowClient(tracking_uri or default_tracking_uri())

@@ -35,7 +35,7 @@ def runs(
         from mlflow import MlflowClient
 
         from harness.record.compare import study_table
-        from harness.record.tracking import default_tracking_uri
+        from harness.record.store import default_tracking_uri
 
         table, metric = study_table(MlflowClient(tracking_uri or default_tracking_uri()), study, top)
     except HarnessError as err:

@@ -21,7 +21,7 @@ def serve(
     """Serve a model over REST: POST /invocations {"dataframe_split": {"columns": [...], "data": [[...]]}}."""
     quiet_libraries()
     try:
-        from harness.record.tracking import default_tracking_uri
+        from harness.record.store import default_tracking_uri
         from harness.serve.rest import server_command
 
         argv, env = server_command(model_uri, tracking_uri or default_tracking_uri(), host, port)

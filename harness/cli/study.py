@@ -47,12 +47,15 @@ def study(
 
     progress = Progress.for_terminal(quiet)
     try:
-        from harness.spec.quick import quick_spec
-        from harness.spec.schema import load_spec
+        if study_file:
+            from harness.spec.schema import load_spec
 
-        dropped = [c.strip() for item in drop for c in item.split(",") if c.strip()]
-        spec = (load_spec(study_file, set_) if study_file else
-                quick_spec(data, target, task, name, set_, drop=dropped))
+            spec = load_spec(study_file, set_)
+        else:
+            from harness.spec.quick import quick_spec  # pandas: imported only when a table is read
+
+            dropped = [c.strip() for item in drop for c in item.split(",") if c.strip()]
+            spec = quick_spec(data, target, task, name, set_, drop=dropped)
         if study_file is None:
             progress.echo(f"quick mode: {spec.description}")
         from harness.study import run_study

@@ -18,7 +18,7 @@ def ui(
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="Default: the embedded store."),
 ) -> None:
     """Open the MLflow UI on the embedded store (or --tracking-uri)."""
-    from harness.record.tracking import default_tracking_uri
+    from harness.record.store import default_tracking_uri
 
     store = tracking_uri or default_tracking_uri()
     mlflow_bin = Path(sys.executable).with_name("mlflow")

@@ -126,9 +126,36 @@ def build_preprocessor(features: pd.DataFrame, text: list[str] | None = None,
 
 
 def as_model_input(features: pd.DataFrame) -> pd.DataFrame:
-    """Columns as the packaged model will receive them: numbers stay numbers, anything else becomes text."""
+    """Columns as the packaged model will receive them: numbers as float64 (whole numbers too: a row to
+    predict may miss a value there, which only a float holds), anything else as text."""
     out = features.copy(deep=False)  # copy-on-write: only the columns converted below are new arrays
     for column in out.columns:
         if pd.api.types.is_bool_dtype(out[column]) or not pd.api.types.is_numeric_dtype(out[column]):
             out[column] = as_text(out[column])
+        elif out[column].dtype != np.float64:
+            out[column] = out[column].astype(np.float64)
+    return out
+
+
+def numeric_columns(preprocessor: ColumnTransformer) -> list[str]:
+    """The columns a fitted preprocessor reads as numbers (imputed with the median, then standardized)."""
+    return [c for name, _, columns in preprocessor.transformers_ if name == "numeric" for c in columns]
+
+
+def as_fitted_input(preprocessor: ColumnTransformer, features: pd.DataFrame) -> pd.DataFrame:
+    """Raw rows as the fitted preprocessor takes them, whatever types they arrive in (int64 from a CSV,
+    None from JSON): its number columns as float64, every other column as text with missing values as
+    NaN, which the imputers fill. Text in a number column is a ValueError that names the column."""
+    numeric = set(numeric_columns(preprocessor))
+    out = features.copy()
+    for column in out.columns:
+        if column not in numeric:
+            out[column] = as_text(out[column])
+            continue
+        values = pd.to_numeric(out[column], errors="coerce").astype(np.float64)
+        text = values.isna() & out[column].notna()
+        if text.any():
+            raise ValueError(f"column {column!r} takes numbers, but holds {out[column][text].iloc[0]!r} "
+                             f"({int(text.sum())} such value(s))")
+        out[column] = values
     return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,9 +16,19 @@ from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import train_test_split
 
 from harness.data.columns import as_model_input, build_preprocessor, is_number
-from harness.data.images import ImageScaler, is_image_source, load_images
+from harness.data.images import ImageScaler, check_image_folder, is_image_source, load_images
 from harness.data.profile import near_copies, treatments
 from harness.data.sources import load_source
+from harness.data.values import (
+    MIN_CLASS_ROWS,
+    check_class_sizes,
+    check_classes_trainable,
+    check_encoded,
+    check_numbers,
+    check_regression_target,
+    check_row_count,
+    rare_classes,
+)
 from harness.data.target import (
     TARGET_TRANSFORMS,
     decode_target,
@@ -101,15 +112,21 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
     frame, target = load_source(source, target, seed)
     frame, dropped = _drop_columns(frame, target, drop or [], source)
     notes = []
+    features = [c for c in frame.columns if c != target]
+    check_numbers(frame, features, "data.source")  # before any row is dropped, so row numbers match the file
     missing = frame[target].isna()
     if missing.all():
         raise HarnessError(f"data.target: column {target!r} has no values")
     if missing.any():
         notes.append(f"dropped {int(missing.sum())} rows with no {target!r}")
         frame = frame.loc[~missing].reset_index(drop=True)
+    check_row_count(len(frame))
     task = infer_task(frame[target]) if task == "auto" else task
     if task == "regression" and not pd.api.types.is_numeric_dtype(frame[target]):
         raise HarnessError(f"task: regression needs a numeric target, but {target!r} holds text; use task: classification")
+    if task == "regression":
+        check_numbers(frame, [target], "data.target")
+        check_regression_target(frame[target], target)
     if target_transform not in TARGET_TRANSFORMS:
         raise HarnessError(f"data.target_transform: {target_transform!r} is not one of {', '.join(TARGET_TRANSFORMS)}")
     non_positive = int((frame[target] <= 0).sum()) if task == "regression" else 0
@@ -117,19 +134,25 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
         raise HarnessError(f"data.target_transform: log needs targets above 0, but {target!r} has {non_positive} "
                            f"value(s) <= 0 (smallest {frame[target].min():g}); use standardize")
     notes += near_copies(frame, target, task)
-    features = [c for c in frame.columns if c != target]
     raw_features = as_model_input(frame[features])
     labels = frame[target].to_numpy().copy()  # not a view that would keep the whole table alive
 
+    if task == "classification":
+        check_class_sizes(labels, target)
     parts = _split(len(frame), labels if task == "classification" else None, val, test, seed, notes)
     raw = {name: raw_features.iloc[idx].reset_index(drop=True) for name, idx in parts.items()}
     split_labels = {name: labels[idx] for name, idx in parts.items()}
+    if task == "classification":
+        check_classes_trainable(labels, split_labels, target)
     digest = digest_of(frame)
     del frame, raw_features  # the splits hold every row now: free the whole table before the preprocessing
 
     preprocessor = build_preprocessor(raw["train"], _check_text(text, raw["train"])).fit(raw["train"])
     dev = pick_device(device)
-    X = {name: torch.as_tensor(preprocessor.transform(raw[name]), dtype=torch.float32, device=dev) for name in SPLITS}
+    encoded = {name: preprocessor.transform(raw[name]) for name in SPLITS}
+    for name in SPLITS:
+        check_encoded(encoded[name], preprocessor.get_feature_names_out(), name)
+    X = {name: torch.as_tensor(encoded[name], dtype=torch.float32, device=dev) for name in SPLITS}
 
     classes, mean, std = None, 0.0, 1.0
     if task == "classification":
@@ -173,10 +196,13 @@ def _class_targets(labels: np.ndarray, split_labels: dict[str, np.ndarray], targ
 def prepare_images(source: str, target: str | None, task: str, val: float, test: float, seed: int,
                    device: str = "auto") -> Prepared:
     """Images to (N, C, H, W) tensors: pixels scaled and standardized with the training images' statistics."""
+    if Path(source).is_dir():
+        check_image_folder(Path(source))
     if task == "regression":
         raise HarnessError("task: images are for classification here; use task: classification (or auto)")
     images, labels, target = load_images(source, target)
     notes: list[str] = []
+    check_class_sizes(labels, target)
     parts = _split(len(images), labels, val, test, seed, notes)
     raw = {name: images[idx] for name, idx in parts.items()}
     split_labels = {name: labels[idx] for name, idx in parts.items()}
@@ -201,17 +227,34 @@ def _check_text(text: list[str] | None, features: pd.DataFrame) -> list[str] | N
 
 def _split(n: int, stratify_by: np.ndarray | None, val: float, test: float, seed: int,
            notes: list[str]) -> dict[str, np.ndarray]:
-    """Row indices of train/val/test, stratified by class when it can be, reproducible from the seed."""
-    if n < 10:
-        raise HarnessError(f"data: only {n} rows; a study needs at least 10 to split into train/val/test")
-    index = np.arange(n)
+    """Row indices of train/val/test, stratified by class when it can be, reproducible from the seed.
+
+    Rows of a class too rare to appear in every split go to training only: a class with no training rows
+    could never be learned, and the reference models refuse labels they were not fitted on."""
+    check_row_count(n)
+    index, train_only = np.arange(n), np.arange(0)
+    if stratify_by is not None:
+        rare = rare_classes(stratify_by)
+        if rare:
+            in_rare = pd.Series(stratify_by).isin(rare).to_numpy()
+            index, train_only = index[~in_rare], index[in_rare]
+            notes.append(f"{len(rare)} class(es) with fewer than {MIN_CLASS_ROWS} rows are in the training split "
+                         f"only: {', '.join(map(repr, rare[:5]))}{', ...' if len(rare) > 5 else ''}")
+    parts = _shuffle_split(index, stratify_by, val, test, seed, notes)
+    parts["train"] = np.concatenate([parts["train"], train_only])
+    return parts
+
+
+def _shuffle_split(index: np.ndarray, stratify_by: np.ndarray | None, val: float, test: float, seed: int,
+                   notes: list[str]) -> dict[str, np.ndarray]:
+    strata = None if stratify_by is None else stratify_by[index]
     try:
-        rest, test_idx = train_test_split(index, test_size=test, random_state=seed, stratify=stratify_by)
+        rest, test_idx = train_test_split(index, test_size=test, random_state=seed, stratify=strata)
         train_idx, val_idx = train_test_split(rest, test_size=val / (1 - test), random_state=seed,
                                               stratify=None if stratify_by is None else stratify_by[rest])
     except ValueError:
         if stratify_by is None:
             raise
         notes.append("a class has too few rows to stratify; the split is random")
-        return _split(n, None, val, test, seed, notes)
+        return _shuffle_split(index, None, val, test, seed, notes)
     return {"train": train_idx, "val": val_idx, "test": test_idx}

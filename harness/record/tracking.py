@@ -6,7 +6,6 @@ logging (ending a run waits on a 1 s poll), and per-epoch metrics go out in batc
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import time
@@ -18,17 +17,9 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
+
 FLUSH_SECONDS = 2.0  # per-epoch metrics reach the UI at least this often while a trial runs
 MAX_BATCH = 1000  # MLflow's limit of metrics per log_batch call
-
-
-def default_tracking_uri() -> str:
-    """`MLFLOW_TRACKING_URI` if set, else the embedded store `sqlite:////<cwd>/mlruns/mlflow.db`."""
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    store = Path("mlruns").resolve()
-    store.mkdir(exist_ok=True)
-    return f"sqlite:///{store / 'mlflow.db'}"
 
 
 def write_ahead_log(uri: str) -> None:

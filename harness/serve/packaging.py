@@ -28,8 +28,11 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import LoggedModelOutput, LoggedModelStatus
-from mlflow.models import Model, infer_signature
+from mlflow.models import Model, ModelSignature, infer_signature
+from mlflow.types import ColSpec, DataType, Schema
+from mlflow.types.schema import AnyType
 
+from harness.data.columns import as_model_input
 from harness.serve.predictor import Predictor
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -75,7 +78,7 @@ class Template:
             with tempfile.TemporaryDirectory() as folder:
                 mlflow.pyfunc.save_model(local, python_model=str(ENTRY), artifacts=predictor.save(Path(folder)),
                                          code_paths=[str(PACKAGE_DIR)], pip_requirements=REQUIREMENTS,
-                                         signature=infer_signature(example, predictor.predict(example)),
+                                         signature=any_number(infer_signature(example, predictor.predict(example))),
                                          input_example=example, mlflow_model=meta)
             cls.folder = tempfile.TemporaryDirectory(prefix="harness-model-template-")
             shutil.copytree(local, Path(cls.folder.name) / MODEL_NAME)
@@ -97,13 +100,26 @@ def _example_digest(example) -> str:
     return hashlib.sha256(np.ascontiguousarray(example).tobytes()).hexdigest() + str(example.dtype)
 
 
+def any_number(signature: ModelSignature) -> ModelSignature:
+    """Number columns declared `Any`: MLflow's `double` refuses an int64 column (a CSV of whole numbers)
+    and its `long` refuses a missing value, which the model imputes as in training. The model itself takes
+    any numbers and refuses text there (Predictor); names, required columns and text columns stay checked
+    by MLflow, through pyfunc and REST serving alike."""
+    inputs = signature.inputs
+    if inputs is None or inputs.is_tensor_spec():
+        return signature
+    numbers = (DataType.double, DataType.float, DataType.long, DataType.integer)
+    columns = [ColSpec(AnyType(), spec.name, spec.required) if spec.type in numbers else spec for spec in inputs.inputs]
+    return ModelSignature(inputs=Schema(columns), outputs=signature.outputs, params=signature.params)
+
+
 def log_model(client: MlflowClient, run_id: str, predictor: Predictor, input_example: pd.DataFrame | np.ndarray) -> str:
     """Log the predictor as the run's model `model`; returns its `models:/m-<id>` URI.
 
     The signature is inferred from a few raw rows or raw images, so MLflow checks what a user passes:
     columns and their types, or the images' layout, size and dtype.
     """
-    example = input_example[:5] if isinstance(input_example, np.ndarray) else input_example.head(5)
+    example = input_example[:5] if isinstance(input_example, np.ndarray) else as_model_input(input_example.head(5))
     run = client.get_run(run_id)
     logged = client.create_logged_model(run.info.experiment_id, name=MODEL_NAME, source_run_id=run_id,
                                         params={k: str(v) for k, v in predictor.params.items()})

@@ -8,7 +8,7 @@ import optuna
 import torch
 
 from harness.data.prepare import Prepared
-from harness.nn.loop import evaluate, fit
+from harness.nn.loop import TrainingDiverged, evaluate, fit
 from harness.nn.losses import make_loss, output_width
 from harness.nn.models import build_model, count_parameters
 from harness.record import plots, tree
@@ -19,6 +19,10 @@ from harness.search.space import sample
 from harness.serve.packaging import log_model
 from harness.serve.predictor import Predictor
 from harness.spec.schema import StudySpec
+
+# What may end one trial and let the study go on: training that diverged, and a model too large for the
+# device. Anything else is a bug in the harness and stops the study with its traceback.
+EXPECTED_TRIAL_FAILURES = (TrainingDiverged, torch.OutOfMemoryError, MemoryError)
 
 
 class Objective:

@@ -15,13 +15,14 @@ import torch
 from harness.data.prepare import prepare
 from harness.errors import HarnessError
 from harness.record import baselines as reference
+from harness.record.store import check_tracking_store, default_tracking_uri
 from harness.search import objectives
 from harness.search.samplers import make_pruner, make_sampler, multi_objective, planned_trials
 from harness.search.warmstart import check_enqueue, enqueue_from_file, enqueue_from_study
 from harness.spec.schema import StudySpec, load_spec
 from harness.study.checks import check_metric, check_metric_fits_splits, check_model_fits_data, input_description
 from harness.study.events import StudyStart, callback, printer
-from harness.study.storage import earlier_study, optuna_storage
+from harness.study.storage import check_storage, earlier_study, optuna_storage
 
 if TYPE_CHECKING:
     from harness.study.crown import StudyResult
@@ -44,6 +45,9 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     spec = spec.model_copy(update={"study": spec.study.model_copy(update=updates)})
     split = spec.data.split
     # Everything a user can get wrong is checked before the first write to MLflow or Optuna.
+    store = tracking_uri or default_tracking_uri()
+    check_tracking_store(store)
+    check_storage(storage, spec.name)
     try:
         data = prepare(spec.data.source, spec.data.target, spec.task, split.val, split.test, split.seed,
                        spec.train.device, spec.data.target_transform, kind=spec.data.kind, text=spec.data.text,
@@ -66,16 +70,16 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
 
     # MLflow takes a second or more to import: only now, once the first line has told the user the data is in.
     from harness.record.lineage import dataset_inputs
-    from harness.record.tracking import Tracker, default_tracking_uri
+    from harness.record.tracking import Tracker
     from harness.study.crown import crown
-    from harness.study.objective import Objective
+    from harness.study.objective import EXPECTED_TRIAL_FAILURES, Objective
     from harness.study.presentation import after_crown, echo_columns, label_parent
 
     for note in data.notes:
         echo(f"  {note}" if note.startswith("warning") else f"  note: {note}")  # warnings show even with --quiet
     echo_columns(data, echo)
 
-    tracker = Tracker(tracking_uri or default_tracking_uri(), spec.name, str(data.device))
+    tracker = Tracker(store, spec.name, str(data.device))
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # the harness prints its own line per trial
     study = optuna.create_study(study_name=spec.name, storage=optuna_storage(storage, spec.name),
                                 sampler=sampler, pruner=pruner, directions=directions, load_if_exists=True)
@@ -117,7 +121,7 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
                                spec.study.timeout, names if len(names) > 1 else []))
     try:
         study.optimize(objective, n_trials=n_trials, timeout=spec.study.timeout,
-                       catch=(Exception,), callbacks=[callback(progress)])
+                       catch=EXPECTED_TRIAL_FAILURES, callbacks=[callback(progress)])
     except BaseException:
         tracker.finish(parent_id, "KILLED", "interrupted")
         raise
