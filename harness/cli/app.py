@@ -17,9 +17,35 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Hyperparameter studies of PyTorch models, tracked in MLflow, ending in a registered champion.")
 
 
+def echo(line: str) -> None:
+    """A line on stdout, with any password in a URI masked."""
+    from harness.errors import mask_credentials
+
+    typer.echo(mask_credentials(line))
+
+
 def fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    from harness.errors import mask_credentials
+
+    typer.echo(f"error: {mask_credentials(message)}", err=True)
     raise typer.Exit(2)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (a scheduler's stop, `kill`) ends the running trial cleanly, as Ctrl-C does."""
+    import signal
+
+    from harness.errors import raise_interrupted
+
+    signal.signal(signal.SIGTERM, raise_interrupted)
+
+
+def interrupted(err: KeyboardInterrupt, say: bool = True) -> NoReturn:
+    """Exit 130 after Ctrl-C, 143 after SIGTERM, with one line instead of a traceback."""
+    if say:
+        typer.echo("interrupted: the running trials ended as `interrupted`; run the same command to resume",
+                   err=True)
+    raise typer.Exit(getattr(err, "exit_code", 130))
 
 
 def quiet_libraries() -> None:

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from harness.cli.app import app, fail, quiet_libraries
+from harness.cli.app import app, echo, fail, interrupted, quiet_libraries, stop_on_sigterm
 from harness.errors import HarnessError
 
 
@@ -29,6 +29,14 @@ def study(
     warm_start_from: Optional[str] = typer.Option(None, "--warm-start-from", metavar="STUDY",
                                                   help="Try the best 3 trials of this earlier study (same "
                                                        "Optuna storage) first."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Worker processes on this machine; "
+                                          "--trials is then the study's total, shared with every other worker "
+                                          "(any machine) of the same study."),
+    workers_per_gpu: Optional[int] = typer.Option(None, "--workers-per-gpu", min=1, help="Workers sharing each "
+                                                  "GPU (worker i gets GPU i mod the count); default --workers "
+                                                  "is this times the GPUs."),
+    worker_slot: Optional[str] = typer.Option(None, "--worker-slot", hidden=True,
+                                              help="i/N: one of N workers that `--workers N` started."),
 ) -> None:
     """Run (or resume) a study: every trial a child run in MLflow, the best one registered as champion."""
     if (study_file is None) == (data is None):
@@ -37,7 +45,9 @@ def study(
         fail(f"--data {data} needs --target COLUMN: the column to predict")
     if task not in ("auto", "regression", "classification"):
         fail(f"--task must be auto, regression or classification, got {task!r}")
+    slot = _slot(worker_slot)
     quiet_libraries()
+    stop_on_sigterm()
     try:
         from harness.spec.quick import quick_spec
         from harness.spec.schema import load_spec
@@ -48,10 +58,21 @@ def study(
         from harness.study import run_study
 
         result = run_study(spec, trials=trials, timeout=timeout, storage=storage, tracking_uri=tracking_uri,
-                           warm_start_from=warm_start_from, echo=typer.echo)
+                           warm_start_from=warm_start_from, echo=echo, workers=workers,
+                           workers_per_gpu=workers_per_gpu, worker_slot=slot)
     except HarnessError as err:
         fail(str(err))
-    typer.echo(summary(result))
+    except KeyboardInterrupt as err:
+        interrupted(err, slot is None)
+    if result is not None:
+        echo(summary(result))
+
+
+def _slot(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    index, _, count = text.partition("/")
+    return int(index), int(count)
 
 
 def summary(result) -> str:

@@ -75,6 +75,9 @@ class Objective:
             epochs.flush()
             self.tracker.finish(run_id, "KILLED", str(pruned))
             raise
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM (harness.errors.Interrupted): not the trial's fault
+            self.tracker.finish(run_id, "KILLED", "interrupted")
+            raise
         except BaseException as err:
             epochs.pending and epochs.flush()
             reason = f"{type(err).__name__}: {err}"

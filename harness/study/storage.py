@@ -1,8 +1,14 @@
 """Where a study's trials live in Optuna: a database URL as given, else a journal file in mlruns/optuna/.
+
+A database (PostgreSQL for many machines) gets heartbeats: every running trial writes one each
+`HARNESS_HEARTBEAT_SECONDS` (default 10), and a trial silent for six intervals is failed and retried by
+another worker. The journal is for one machine: there, dead workers are found by their process.
 """
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import optuna
@@ -15,10 +21,21 @@ def journal_path(storage: str | None, name: str) -> Path:
     return Path(storage) if storage else Path("mlruns") / "optuna" / f"{name}.journal"
 
 
-def optuna_storage(storage: str | None, name: str):
-    """A database URL as given; otherwise a journal file (default `mlruns/optuna/<study>.journal`)."""
+def heartbeat_seconds() -> int:
+    return int(os.environ.get("HARNESS_HEARTBEAT_SECONDS", "10"))
+
+
+def optuna_storage(storage: str | None, name: str, on_stale=None):
+    """A database URL as given (with heartbeats; `on_stale(study, trial)` retries a trial whose worker fell
+    silent); otherwise a journal file (default `mlruns/optuna/<study>.journal`)."""
     if storage and "://" in storage:
-        return storage
+        interval = heartbeat_seconds()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            # pool_pre_ping: a connection that a database restart closed is replaced, not used and failed.
+            return optuna.storages.RDBStorage(storage, engine_kwargs={"pool_pre_ping": True},
+                                              heartbeat_interval=interval, grace_period=6 * interval,
+                                              heartbeat_stale_trial_callback=on_stale)
     path = journal_path(storage, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     from optuna.storages import JournalStorage
