@@ -62,3 +62,29 @@ def kill_mid_trial(proc: subprocess.Popen, load: Callable[[], optuna.Study], cou
 def finish(proc: subprocess.Popen, timeout: float = 600.0) -> tuple[int, str]:
     out, _ = proc.communicate(timeout=timeout)
     return proc.returncode, out
+
+
+def assert_study_sound(study: optuna.Study, client, name: str, budget_total: int,
+                       killed: list[optuna.trial.FrozenTrial] = ()) -> None:
+    """The outcome every fault must leave: the budget's trials finished, the killed ones failed and retried
+    with their params, their runs FAILED, one parent run, one registered version, nothing RUNNING."""
+    from harness.search import budget
+
+    trials = study.trials
+    assert budget.used(trials) == budget.finished(trials) == budget_total
+    assert not [t.number for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+    retried = budget.retried_numbers(trials)
+    experiment = client.get_experiment_by_name(name)
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    assert len([r for r in runs if r.data.tags.get("harness.role") == "study"]) == 1
+    assert not [r.info.run_name for r in runs if r.info.status == "RUNNING"]
+    for dead in killed:
+        trial = trials[dead.number]
+        assert trial.state == optuna.trial.TrialState.FAIL and trial.number in retried
+        retry = next(t for t in trials if trial.number in t.system_attrs.get("retry_history", ()))
+        assert retry.params == dead.params  # run again with the same params
+        run = client.get_run(dead.user_attrs["mlflow_run_id"])
+        assert run.info.status == "FAILED" and "died" in run.data.tags["harness.reason"], run.data.tags
+    versions = [v for v in client.search_model_versions(f"name = '{name}'") if v.tags.get("harness.study") == name]
+    assert len(versions) == 1
+    assert client.get_model_version_by_alias(name, "champion").version == versions[0].version

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from harness.record.audit import StudyRecord, TrialRecord, audit
 from harness.serve.predict import load_model
 from harness.study.phases import CROWNED_ATTR
-from harness.study.reaper import HOST_ATTR, PID_ATTR, RUN_ATTR, STARTED_ATTR, process_alive
+from harness.study.owners import HOST_ATTR, PID_ATTR, STARTED_ATTR, process_alive
+from harness.study.reaper import RUN_ATTR
 from harness.study.session import existing_session, recorded_spec
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.exceptions import DuplicatedStudyError
 
-from harness.study.reaper import HOST_ATTR, PID_ATTR, STARTED_ATTR, owner_attrs, process_alive
+from harness.study.owners import HOST_ATTR, PID_ATTR, gone, owner_attrs
 
 SINCE_ATTR = "harness_since"
 OWNER_WAIT_SECONDS = 5.0  # a claim is created, then its owner written: a claim without one yet is young
@@ -57,7 +57,7 @@ def _gone(owner: dict | None, lease: float) -> bool:
     if owner is None:
         return True  # it died between creating the claim and writing its name
     if owner.get(HOST_ATTR) == socket.gethostname():
-        return not process_alive(int(owner[PID_ATTR]), owner.get(STARTED_ATTR))
+        return gone(owner)
     return time.time() - float(owner.get(SINCE_ATTR, 0)) > lease
 
 

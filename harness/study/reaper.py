@@ -26,49 +26,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from harness.record.tracking import Tracker
 from harness.search.budget import MAX_RETRY
+from harness.study.owners import HOST_ATTR, OWNER_ATTRS, PID_ATTR, gone
 
-HOST_ATTR, PID_ATTR, STARTED_ATTR = "harness_host", "harness_pid", "harness_pid_started"
-OWNER_ATTRS = (HOST_ATTR, PID_ATTR, STARTED_ATTR)
 RUN_ATTR = "mlflow_run_id"
 # A RUNNING trial with no owner recorded this long after it started died between Optuna's ask and the
 # owner's stamp (milliseconds apart); on a journal, nothing else could ever fail it.
 UNSTAMPED_GRACE_SECONDS = 60.0
-
-
-def _stat(pid: int) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command name (state first); None without /proc or process."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def process_started(pid: int) -> str | None:
-    """When a process started (clock ticks since boot, from /proc), so a reused pid is not taken for the
-    worker that died; None where /proc is not there."""
-    fields = _stat(pid)
-    return fields[19] if fields else None
-
-
-def process_alive(pid: int, started: str | None) -> bool:
-    """Whether the worker `pid` (started at `started`) still runs: a zombie (killed, not yet waited for by
-    its parent) has died."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # someone else's process: alive
-    fields = _stat(pid)
-    if fields is None:
-        return True  # no /proc (not Linux): the signal check is all there is
-    return fields[0] not in ("Z", "X") and (started is None or fields[19] == started)
-
-
-def owner_attrs() -> dict[str, object]:
-    """This worker, as recorded on each of its trials."""
-    return {HOST_ATTR: socket.gethostname(), PID_ATTR: os.getpid(), STARTED_ATTR: process_started(os.getpid())}
 
 
 class StaleTrials:
@@ -106,7 +69,7 @@ def dead_here(trial: FrozenTrial, host: str, now: datetime) -> str | None:
             return "its worker died before recording itself on the trial"
         return None
     pid = trial.user_attrs.get(PID_ATTR)
-    if owner != host or pid == os.getpid() or process_alive(int(pid), trial.user_attrs.get(STARTED_ATTR)):
+    if pid == os.getpid() or not gone(trial.user_attrs, host):
         return None
     return f"its worker (pid {pid} on {host}) died"
 

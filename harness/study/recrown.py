@@ -10,7 +10,7 @@ from collections.abc import Callable
 from harness.data.prepare import prepare
 from harness.errors import HarnessError
 from harness.record.retry import retrying
-from harness.study import phases
+import harness.study.phases as phases
 from harness.study.crown import StudyResult
 from harness.study.session import existing_session, recorded_spec
 

@@ -23,7 +23,8 @@ from harness.search import budget, objectives
 from harness.search.samplers import make_pruner, make_sampler, multi_objective, planned_trials
 from harness.search.warmstart import check_enqueue, enqueue_from_file, enqueue_from_study
 from harness.spec.schema import StudySpec, load_spec
-from harness.study import phases, workers as local
+import harness.study.phases as phases
+import harness.study.workers as local
 from harness.study.checks import check_metric, check_metric_fits_splits, check_model_fits_data, input_description
 from harness.study.crown import StudyResult
 from harness.study.objective import Objective, progress_printer

@@ -23,7 +23,8 @@ from optuna.trial import TrialState
 from harness.record.retry import retrying
 from harness.record.tracking import Tracker
 from harness.search import budget
-from harness.study.reaper import RUN_ATTR, Reaper, owner_attrs
+from harness.study.owners import owner_attrs
+from harness.study.reaper import RUN_ATTR, Reaper
 
 POLL_SECONDS = 1.0  # how often a worker with no trial to take looks again at the others'
 

@@ -1,0 +1,137 @@
+"""Many workers on the embedded stores (an Optuna journal, MLflow's SQLite), through the real CLI in
+fresh processes: workers killed in the middle of a trial, Ctrl-C and SIGTERM then the same command, and a
+crown cut short then finished. Each ends with `harness check` clean."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from fleet import FLEET_STUDY, assert_study_sound, finish, kill_mid_trial, running_trials, start
+from helpers import mlflow_client, run_cli
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+
+from harness.search import budget
+from harness.study.owners import process_alive
+
+
+def loader(workdir: Path, name: str):
+    path = workdir / "mlruns" / "optuna" / f"{name}.journal"
+    return lambda: optuna.load_study(study_name=name, storage=JournalStorage(JournalFileBackend(str(path))))
+
+
+@pytest.mark.slow
+def test_four_workers_share_forty_trials_and_two_killed_mid_trial_lose_nothing(workdir: Path) -> None:
+    (workdir / "fleet.yaml").write_text(FLEET_STUDY.format(name="fleet", epochs=15, trials=40))
+    proc = start(["study", "fleet.yaml", "--workers", "4"])
+    load = loader(workdir, "fleet")
+    killed = kill_mid_trial(proc, load, 2)
+    code, out = finish(proc)
+    assert code == 0, out
+    assert "to 40 in all" in out and out.count("died; trial") == 2 and "database is locked" not in out
+    assert_study_sound(load(), mlflow_client(), "fleet", 40, killed)
+    assert "ok: Optuna, MLflow and the registry agree" in run_cli("check", "fleet").stdout
+
+    # The budget is spent and crowned: the same command says so and runs nothing.
+    again = run_cli("study", "fleet.yaml", "--workers", "4")
+    assert "running 0 more" in again.stdout and "its 40 trials are done and it is crowned" in again.stdout
+    assert len(load().trials) == 42
+
+
+def wait_for(condition, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_every_workers_trial_as_interrupted_and_the_same_command_resumes(workdir: Path) -> None:
+    (workdir / "intr.yaml").write_text(FLEET_STUDY.format(name="intr", epochs=15, trials=10))
+    proc = start(["study", "intr.yaml", "--workers", "2"])
+    load = loader(workdir, "intr")
+    wait_for(lambda: running_trials(load) and sum(t.state.is_finished() for t in load().trials) >= 2)
+    proc.send_signal(signal.SIGINT)
+    code, out = finish(proc)
+    assert code == 130, out
+    assert "run the same command to resume" in out and "Traceback" not in out
+    trials = load().trials
+    stopped = [t for t in trials if t.user_attrs.get(budget.INTERRUPTED_ATTR)]
+    assert stopped and not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+    assert not [t for t in trials if process_alive(int(t.user_attrs["harness_pid"]), t.user_attrs["harness_pid_started"])]
+    client = mlflow_client()
+    for trial in stopped:
+        run = client.get_run(trial.user_attrs["mlflow_run_id"])
+        assert run.info.status == "KILLED" and run.data.tags["harness.reason"] == "interrupted"
+    parent = client.get_run(load().user_attrs["mlflow_parent_run_id"])
+    assert parent.info.status == "KILLED" and parent.data.tags["harness.reason"] == "interrupted"
+
+    resumed = run_cli("study", "intr.yaml", "--workers", "2")
+    assert "resuming study" in resumed.stdout and "promoted to @champion" in resumed.stdout
+    assert_study_sound(load(), client, "intr", 10)
+    assert "ok:" in run_cli("check", "intr").stdout
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_single_worker_with_143_and_the_same_command_resumes(workdir: Path) -> None:
+    (workdir / "term.yaml").write_text(FLEET_STUDY.format(name="term", epochs=15, trials=4))
+    proc = start(["study", "term.yaml", "--workers", "1"])
+    load = loader(workdir, "term")
+    wait_for(lambda: running_trials(load))
+    proc.send_signal(signal.SIGTERM)
+    code, out = finish(proc)
+    assert code == 143, out
+    trial = next(t for t in load().trials if t.user_attrs.get(budget.INTERRUPTED_ATTR))
+    assert mlflow_client().get_run(trial.user_attrs["mlflow_run_id"]).info.status == "KILLED"
+    run_cli("study", "term.yaml", "--workers", "1")
+    assert_study_sound(load(), mlflow_client(), "term", 4)
+
+
+@pytest.mark.slow
+def test_a_crown_cut_short_is_finished_by_the_next_command_not_repeated(workdir: Path) -> None:
+    """Killed while it held the registry (the crown lock exists only then), the crown is finished by the
+    same command; a version left without its alias is finished by `harness crown`. One version, always."""
+    from harness.serve.registry_lock import lock_name
+    from harness.study.phases import CROWNED_ATTR
+
+    (workdir / "cut.yaml").write_text(FLEET_STUDY.format(name="cut", epochs=3, trials=3))
+    client = mlflow_client()
+    proc = start(["study", "cut.yaml", "--workers", "1"])
+
+    def crowning() -> bool:  # read the database itself: the lock is held for a fraction of a second
+        assert proc.poll() is None, "the crown ended before the test saw it"
+        try:
+            with sqlite3.connect(workdir / "mlruns" / "mlflow.db", timeout=0.1) as db:
+                return bool(db.execute("select 1 from registered_models where name = ?", (lock_name("cut"),)).fetchall())
+        except sqlite3.OperationalError:
+            return False  # not created yet, or busy
+
+    deadline = time.monotonic() + 300
+    while not crowning():
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    finish(proc)
+    load = loader(workdir, "cut")
+    assert CROWNED_ATTR not in load().user_attrs
+
+    again = run_cli("study", "cut.yaml", "--workers", "1")
+    assert "running 0 more" in again.stdout and "finishing the crown" in again.stdout
+    assert_study_sound(load(), client, "cut", 3)
+
+    # Registered, but the alias never moved and the parent never finished: `harness crown` completes it.
+    study = load()
+    client.delete_registered_model_alias("cut", "champion")
+    client.update_run(study.user_attrs["mlflow_parent_run_id"], status="RUNNING")
+    study.set_user_attr(CROWNED_ATTR, None)
+    assert run_cli("check", "cut", check=False).returncode == 1
+    crowned = run_cli("crown", "cut")
+    assert "promoted to @champion" in crowned.stdout
+    assert_study_sound(load(), client, "cut", 3)
+    assert client.get_run(study.user_attrs["mlflow_parent_run_id"]).info.status == "FINISHED"
+    assert "ok:" in run_cli("check", "cut").stdout
