@@ -7,7 +7,7 @@ STORE := sqlite:///$(CURDIR)/mlruns/mlflow.db
 export MLFLOW_DISABLE_TELEMETRY := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install study test ui clean
+.PHONY: help install study test ui clean services services-down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,6 +28,12 @@ test: $(STAMP) ## Run the whole test suite (real MLflow stores and Optuna storag
 
 ui: $(STAMP) ## Open the MLflow UI on the embedded store at http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri $(STORE) --host 127.0.0.1 --port 5000 --workers 1
+
+services: $(STAMP) ## Start PostgreSQL + an MLflow server on it (mlruns/services/), write mlruns/services.env
+	$(BIN)/python scripts/services.py up
+
+services-down: ## Stop what `make services` started (by their pid files)
+	$(PYTHON) scripts/services.py down
 
 clean: ## Remove the embedded store's contents (runs, models, studies)
 	find mlruns -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -84,7 +84,7 @@ def assert_study_sound(study: optuna.Study, client, name: str, budget_total: int
         retry = next(t for t in trials if trial.number in t.system_attrs.get("retry_history", ()))
         assert retry.params == dead.params  # run again with the same params
         run = client.get_run(dead.user_attrs["mlflow_run_id"])
-        assert run.info.status == "FAILED" and "died" in run.data.tags["harness.reason"], run.data.tags
+        assert run.info.status == "FAILED" and "queued again" in run.data.tags["harness.reason"], run.data.tags
     versions = [v for v in client.search_model_versions(f"name = '{name}'") if v.tags.get("harness.study") == name]
     assert len(versions) == 1
     assert client.get_model_version_by_alias(name, "champion").version == versions[0].version

@@ -33,7 +33,7 @@ def test_four_workers_share_forty_trials_and_two_killed_mid_trial_lose_nothing(w
     killed = kill_mid_trial(proc, load, 2)
     code, out = finish(proc)
     assert code == 0, out
-    assert "to 40 in all" in out and out.count("died; trial") == 2 and "database is locked" not in out
+    assert "to 40 in all" in out and out.count("failed and queued again with the same params") == 2 and "database is locked" not in out
     assert_study_sound(load(), mlflow_client(), "fleet", 40, killed)
     assert "ok: Optuna, MLflow and the registry agree" in run_cli("check", "fleet").stdout
 
@@ -65,9 +65,10 @@ def test_ctrl_c_ends_every_workers_trial_as_interrupted_and_the_same_command_res
     assert stopped and not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
     assert not [t for t in trials if process_alive(int(t.user_attrs["harness_pid"]), t.user_attrs["harness_pid_started"])]
     client = mlflow_client()
-    for trial in stopped:
-        run = client.get_run(trial.user_attrs["mlflow_run_id"])
-        assert run.info.status == "KILLED" and run.data.tags["harness.reason"] == "interrupted"
+    experiment = client.get_experiment_by_name("intr").experiment_id
+    for trial in stopped:  # a signal may come before the trial's run exists: then it has none
+        for run in client.search_runs([experiment], f"tags.`harness.trial` = '{trial.number}'"):
+            assert run.info.status == "KILLED" and run.data.tags["harness.reason"] == "interrupted"
     parent = client.get_run(load().user_attrs["mlflow_parent_run_id"])
     assert parent.info.status == "KILLED" and parent.data.tags["harness.reason"] == "interrupted"
 
@@ -87,7 +88,7 @@ def test_sigterm_stops_a_single_worker_with_143_and_the_same_command_resumes(wor
     code, out = finish(proc)
     assert code == 143, out
     trial = next(t for t in load().trials if t.user_attrs.get(budget.INTERRUPTED_ATTR))
-    assert mlflow_client().get_run(trial.user_attrs["mlflow_run_id"]).info.status == "KILLED"
+    assert mlflow_client().get_run(trial.user_attrs["mlflow_run_id"]).info.status == "KILLED"  # it was running
     run_cli("study", "term.yaml", "--workers", "1")
     assert_study_sound(load(), mlflow_client(), "term", 4)
 
@@ -135,3 +136,25 @@ def test_a_crown_cut_short_is_finished_by_the_next_command_not_repeated(workdir:
     assert_study_sound(load(), client, "cut", 3)
     assert client.get_run(study.user_attrs["mlflow_parent_run_id"]).info.status == "FINISHED"
     assert "ok:" in run_cli("check", "cut").stdout
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+def test_worker_i_trains_on_gpu_i_mod_the_gpu_count(workdir: Path) -> None:
+    """Two workers per GPU on every GPU of the machine: each worker's runs name the GPU it was given."""
+    import torch
+
+    gpus = torch.cuda.device_count()
+    (workdir / "gpu.yaml").write_text(FLEET_STUDY.format(name="gpu", epochs=5, trials=4 * gpus))
+    out = run_cli("study", "gpu.yaml", "--workers-per-gpu", "2", "--set", "train.device=cuda")
+    assert f"by {2 * gpus} workers" in out.stdout
+    study = loader(workdir, "gpu")()
+    client = mlflow_client()
+    seen = {}
+    for trial in study.trials:
+        run = client.get_run(trial.user_attrs["mlflow_run_id"])
+        seen.setdefault(trial.user_attrs["harness_pid"], set()).add(run.data.tags["harness.device"])
+    devices = sorted(d for tags in seen.values() for d in tags)
+    assert all(d.startswith("cuda") and "(GPU " in d for d in devices)
+    assert {d.split("(GPU ")[1].rstrip(")") for d in devices} == {str(i) for i in range(gpus)}
+    assert all(len(tags) == 1 for tags in seen.values())  # a worker stays on its GPU

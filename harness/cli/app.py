@@ -31,12 +31,13 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def stop_on_sigterm() -> None:
-    """SIGTERM (a scheduler's stop, `kill`) ends the running trial cleanly, as Ctrl-C does."""
+def stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM (a scheduler's stop, `kill`) end the running trial cleanly, once."""
     import signal
 
     from harness.errors import raise_interrupted
 
+    signal.signal(signal.SIGINT, raise_interrupted)
     signal.signal(signal.SIGTERM, raise_interrupted)
 
 

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from harness.cli.app import app, echo, fail, interrupted, quiet_libraries, stop_on_sigterm
+from harness.cli.app import app, echo, fail, interrupted, quiet_libraries, stop_on_signals
 from harness.errors import HarnessError
 
 
@@ -47,7 +47,7 @@ def study(
         fail(f"--task must be auto, regression or classification, got {task!r}")
     slot = _slot(worker_slot)
     quiet_libraries()
-    stop_on_sigterm()
+    stop_on_signals()
     try:
         from harness.spec.quick import quick_spec
         from harness.spec.schema import load_spec

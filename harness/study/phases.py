@@ -24,6 +24,7 @@ from harness.errors import HarnessError
 from harness.record import baselines as reference
 from harness.record.tracking import Tracker
 from harness.search import budget
+from harness.search.warmstart import enqueue_from_file, enqueue_from_study
 from harness.spec.schema import StudySpec
 from harness.study.claims import claim, claimed
 from harness.study.crown import StudyResult, crown
@@ -82,14 +83,23 @@ def join(study: optuna.Study, spec: StudySpec, tracker: Tracker, storage) -> tup
         time.sleep(PARENT_POLL_SECONDS)
 
 
-def record_init(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker, parent_id: str,
-                inputs: list, storage_label: str) -> None:
-    """What the parent run holds about the study: the resolved file, the data, where the trials live."""
+def init(session, spec: StudySpec, data: Prepared, inputs: list, storage_label: str,
+         warm_source: optuna.Study | None, echo: Callable[[str], None]) -> list[reference.Baseline]:
+    """The rest of init, by the process that made the parent run: the resolved study file, the data and
+    where the trials live on the parent run; the baselines (before the trials, so their numbers are the bar
+    to watch); warm starts first in the queue. Returns the baselines."""
+    study, tracker, parent_id = session.study, session.tracker, session.parent_id
     tracker.client.log_text(parent_id, spec.to_yaml(), "study.yaml")
     tracker.set_tags(parent_id, {"mlflow.note.content": spec.description, "harness.task": data.task,
                                  "harness.data_digest": data.digest, "harness.seed": str(spec.study.seed),
                                  "harness.optuna_storage": storage_label})
     tracker.log_inputs(parent_id, inputs)
+    fitted = (reference.ensure_baselines(spec, data, tracker, session.experiment_id, parent_id, echo)
+              if spec.baselines else [])
+    enqueue_from_file(study, spec, echo)
+    if warm_source is not None:
+        enqueue_from_study(study, spec, warm_source, echo)
+    return fitted
 
 
 def crown_round(study: optuna.Study) -> int:

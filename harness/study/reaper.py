@@ -108,14 +108,14 @@ class Reaper:
         except UpdateFinishedTrialError:
             return False  # another worker failed it first; that one retries it
 
-    def end_runs(self, number: int, reason: str) -> None:
-        """End FAILED every RUNNING run of trial `number` in this study (found by tags, so a run whose id
-        never reached the trial is found too)."""
+    def end_runs(self, number: int, reason: str, status: str = "FAILED") -> None:
+        """End every RUNNING run of trial `number` in this study (found by tags, so a run whose id never
+        reached the trial is found too)."""
         for run in self.tracker.client.search_runs(
                 [self.experiment_id], max_results=100,
                 filter_string=f"tags.`mlflow.parentRunId` = '{self.parent_id}' and tags.`harness.trial` = '{number}' "
                               "and attributes.status = 'RUNNING'"):
-            self.tracker.finish(run.info.run_id, "FAILED", reason)
+            self.tracker.finish(run.info.run_id, status, reason)
 
     def sweep(self) -> None:
         """Runs still RUNNING whose trial is over (a worker died between the two writes): ended FAILED."""

@@ -8,6 +8,7 @@ machines can run the same command on shared stores (a database `--storage`, a tr
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -15,13 +16,12 @@ import torch
 
 from harness.data.prepare import prepare
 from harness.errors import HarnessError, mask_credentials
-from harness.record import baselines as reference
 from harness.record.lineage import dataset_inputs
 from harness.record.retry import retrying
 from harness.record.tracking import default_tracking_uri
 from harness.search import budget, objectives
 from harness.search.samplers import make_pruner, make_sampler, multi_objective, planned_trials
-from harness.search.warmstart import check_enqueue, enqueue_from_file, enqueue_from_study
+from harness.search.warmstart import check_enqueue
 from harness.spec.schema import StudySpec, load_spec
 import harness.study.phases as phases
 import harness.study.workers as local
@@ -82,29 +82,24 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
             echo(f"  note: {note}")
 
     uri = tracking_uri or default_tracking_uri()
-    session = open_session(spec, str(data.device), storage, uri, sampler, pruner, directions, echo)
+    device = str(data.device)
+    if worker_slot is not None and device.startswith("cuda") and os.environ.get("CUDA_VISIBLE_DEVICES"):
+        device += f" (GPU {os.environ['CUDA_VISIBLE_DEVICES']})"  # the tag says which of the machine's GPUs
+    session = open_session(spec, device, storage, uri, sampler, pruner, directions, echo)
     study, tracker, parent_id = session.study, session.tracker, session.parent_id
     # Built once per process: the splits as MLflow datasets, logged to the parent and to every trial run.
     inputs = dataset_inputs(spec.data.source, data.target, data.raw, data.labels)
+    retrying(session.reaper.reap, what="reaping dead workers' trials")()
+    done_before, used = len(study.trials), budget.used(study.trials)
     fitted = None
-    if n_workers is None or session.made_parent:  # init: one process of a shared study; every classic run
-        phases.record_init(study, spec, data, tracker, parent_id, inputs,
-                           mask_credentials(storage_location(storage, spec.name)))
-        # Before the trials, so their numbers are the bar to watch while the study runs.
-        fitted = (reference.ensure_baselines(spec, data, tracker, session.experiment_id, parent_id, echo)
-                  if spec.baselines else [])
+    if n_workers is None or session.made_parent:  # one process of a shared study; every run of a classic one
+        fitted = phases.init(session, spec, data, inputs, mask_credentials(storage_location(storage, spec.name)),
+                             source, echo)
     if n_workers is None and phases.crown_pending(study, session.storage, spec.name):
         echo("the last run was cut short while crowning the study: finishing that crown first (run again for "
              "more trials)")
         return phases.crown_once(study, spec, data, tracker, session.experiment_id, parent_id, session.storage,
                                  echo, fitted)
-    retrying(session.reaper.reap, what="reaping dead workers' trials")()
-    done_before = len(study.trials)
-    used = budget.used(study.trials)
-    if n_workers is None or session.made_parent:
-        enqueue_from_file(study, spec, echo)
-        if source is not None:
-            enqueue_from_study(study, spec, source, echo)
     wanted = spec.study.trials if n_workers is None else max(0, spec.study.trials - used)
     n_trials, grid_note = planned_trials(spec, wanted, study)
     total = used + n_trials

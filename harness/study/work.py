@@ -9,7 +9,6 @@ sampling it, and an interrupted trial must end as `interrupted`, not as a failur
 from __future__ import annotations
 
 import random
-import signal
 import threading
 import time
 import warnings
@@ -79,10 +78,10 @@ class Worker:
     def run(self) -> None:
         """Trials until the budget is spent (or the timeout passes), then until no trial runs anywhere."""
         started = time.monotonic()
-        self.reaper.sweep()
+        retrying(self.reaper.sweep, what="ending dead workers' runs")()
         while True:
             retrying(self.reaper.reap, what="reaping dead workers' trials")()
-            trials = self.study.get_trials(deepcopy=False)
+            trials = self.trials()
             late = self.timeout is not None and time.monotonic() - started > self.timeout
             if not late and budget.used(trials) < self.total:
                 trial = self.take()
@@ -90,15 +89,20 @@ class Worker:
                     self.run_trial(trial)
                 continue
             if not any(t.state == TrialState.RUNNING for t in trials):
+                # Runs a store failure left open while their trials ended: closed before the crown reads them.
+                retrying(self.reaper.sweep, what="ending dead workers' runs")()
                 return
             time.sleep(POLL_SECONDS)
+
+    def trials(self) -> list[optuna.trial.FrozenTrial]:
+        return retrying(self.study.get_trials, what="optuna get_trials")(deepcopy=False)
 
     def take(self) -> optuna.Trial | None:
         """A trial to run, or None when another worker took the last slot at the same moment."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "heartbeat is supposed to be used with optimize": see Heartbeat
             trial = retrying(self.study.ask, what="optuna ask")()
-        if budget.over_budget(self.study.get_trials(deepcopy=False), self.total):
+        if budget.over_budget(self.trials(), self.total):
             retrying(budget.give_back, what="optuna give back")(self.storage, self.study.study_name, trial.number)
             time.sleep(random.uniform(0.05, 0.5))  # two that gave back at once must not meet again
             return None
@@ -117,12 +121,11 @@ class Worker:
             except optuna.TrialPruned:
                 state = TrialState.PRUNED
             except KeyboardInterrupt:
-                # Stop like Ctrl-C stops: this trial ends now and does not count (its run is KILLED
-                # `interrupted` by the objective); a second signal must not cut the bookkeeping short.
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                # Ctrl-C or SIGTERM: this trial ends now and does not count; its run is KILLED `interrupted`
+                # (by the objective, or here if the signal came before the objective knew its run).
                 trial.set_user_attr(budget.INTERRUPTED_ATTR, True)
                 self.tell(trial, None, TrialState.FAIL)
+                self.reaper.end_runs(trial.number, "interrupted", status="KILLED")
                 raise
             except Exception:
                 state = TrialState.FAIL  # the objective ended its run FAILED with the reason
