@@ -111,7 +111,8 @@ def main() -> None:
         if busy:
             print(f"{setups[0][0]} alone / {label}: {one / results[label]:.2f}x (goal: at most 2x)")
         else:
-            print(f"{label} / {setups[0][0]}: {results[label] / one:.2f}x the trials per minute (goal for 2: at least 1.7x)")
+            print(f"{label} / {setups[0][0]}: {results[label] / one:.2f}x the trials per minute "
+                  "(goal for 2: at least 1.7x)")
 
 
 if __name__ == "__main__":

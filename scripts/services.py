@@ -144,7 +144,8 @@ class Services:
             if proc.poll() is not None:
                 sys.exit(f"error: mlflow server exited with {proc.returncode}; see {self.dir / 'mlflow.log'}")
             if time.monotonic() > deadline:
-                sys.exit(f"error: mlflow server did not answer {url}/health within 180 s; see {self.dir / 'mlflow.log'}")
+                sys.exit(f"error: mlflow server did not answer {url}/health within 180 s; "
+                         f"see {self.dir / 'mlflow.log'}")
             time.sleep(0.5)
         print(f"mlflow: started at {url} (pid {proc.pid}, artifacts in {self.dir / 'artifacts'})")
 
@@ -174,7 +175,8 @@ class Services:
 
     def status(self) -> int:
         pg, ml = self.postgres_pid(), self.mlflow_server_pid()
-        print(f"postgres: {'pid ' + str(pg) if pg else 'not running'}; mlflow: {'pid ' + str(ml) if ml else 'not running'}")
+        shown = {name: f"pid {pid}" if pid else "not running" for name, pid in (("postgres", pg), ("mlflow", ml))}
+        print(f"postgres: {shown['postgres']}; mlflow: {shown['mlflow']}")
         return 0 if pg and ml else 1
 
 

@@ -69,7 +69,8 @@ def test_services_up_twice_is_harmless_and_the_env_file_names_both(services) -> 
     again = services_cli("up", services["args"])
     assert again.returncode == 0 and "postgres: running" in again.stdout and "mlflow: running" in again.stdout
     env = services["env"]
-    assert env["HARNESS_STORAGE"].startswith("postgresql+psycopg://") and env["MLFLOW_TRACKING_URI"].startswith("http://")
+    assert env["HARNESS_STORAGE"].startswith("postgresql+psycopg://")
+    assert env["MLFLOW_TRACKING_URI"].startswith("http://")
     assert services_cli("status", services["args"]).returncode == 0
 
 

@@ -18,8 +18,10 @@ def check(
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI "
                                                "(default: $MLFLOW_TRACKING_URI, else sqlite in ./mlruns)."),
 ) -> None:
-    """Every COMPLETE trial has one FINISHED run with a loadable model, no finished trial's run is RUNNING,
-    one parent run, the alias on a version whose run exists. Prints each mismatch; exit 1 if any."""
+    """Audit a study against MLflow and the registry; prints each mismatch, exit 1 if any.
+
+    Every COMPLETE trial has one FINISHED run with a model that loads, no finished trial's run is RUNNING,
+    one parent run, the alias on a version whose run exists, no version registered twice."""
     quiet_libraries()
     try:
         from harness.record.tracking import default_tracking_uri

@@ -19,7 +19,8 @@ def study(
     target: Optional[str] = typer.Option(None, "--target", help="Quick mode: the column to predict."),
     task: str = typer.Option("auto", "--task", help="Quick mode: regression, classification or auto."),
     name: Optional[str] = typer.Option(None, "--name", help="Quick mode: study name (default: the file's name)."),
-    trials: Optional[int] = typer.Option(None, "--trials", min=1, help="Trials to run now (overrides study.trials)."),
+    trials: Optional[int] = typer.Option(None, "--trials", min=1, help="Trials to run now (overrides study.trials); "
+                                         "with --workers, the study's total."),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=1, help="Seconds after which no trial starts."),
     set_: list[str] = typer.Option([], "--set", help="Override any value: --set train.epochs=50 (repeatable)."),
     storage: Optional[str] = typer.Option(None, "--storage", envvar="HARNESS_STORAGE",

@@ -46,8 +46,8 @@ def audit(client, study: StudyRecord, load_model) -> list[str]:
     runs = client.search_runs([experiment.experiment_id], max_results=50000)
     parents = [r for r in runs if r.data.tags.get("harness.role") == "study"]
     if len(parents) != 1:
-        found.append(f"experiment {study.name}: {len(parents)} parent runs ({', '.join(r.info.run_id for r in parents)}), "
-                     "not one")
+        ids = ", ".join(r.info.run_id for r in parents)
+        found.append(f"experiment {study.name}: {len(parents)} parent runs ({ids}), not one")
     if study.parent_id not in {r.info.run_id for r in parents}:
         found.append(f"study {study.name}: its recorded parent run {study.parent_id} is not a parent run of the "
                      "experiment")

@@ -48,7 +48,8 @@ def promote(client: MlflowClient, name: str, alias: str, model_uri: str, run_id:
         version = _registered(client, name, model_uri, run_id, tags)
         holder = _alias_holder(client, name, alias)
         if holder is not None and holder.run_id == run_id:
-            return Decision(False, str(holder.version), f"{name}@{alias} is already this trial (version {holder.version})")
+            return Decision(False, str(holder.version),
+                            f"{name}@{alias} is already this trial (version {holder.version})")
         holder_score = None
         if holder is not None:
             try:

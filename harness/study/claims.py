@@ -39,7 +39,8 @@ def _create(storage, name: str) -> bool:
         optuna.create_study(study_name=name, storage=storage)
     except DuplicatedStudyError:
         return False
-    optuna.load_study(study_name=name, storage=storage).set_user_attr("owner", {**owner_attrs(), SINCE_ATTR: time.time()})
+    owner = {**owner_attrs(), SINCE_ATTR: time.time()}
+    optuna.load_study(study_name=name, storage=storage).set_user_attr("owner", owner)
     return True
 
 

@@ -28,7 +28,8 @@ def crown_study(name: str, storage: str | None, tracking_uri: str,
                        spec.train.device, spec.data.target_transform, kind=spec.data.kind, text=spec.data.text)
     except HarnessError as err:
         raise HarnessError(f"study {name}: cannot load its data again to score the champion on test: {err}") from None
-    if data.digest != session.tracker.client.get_run(session.parent_id).data.tags.get("harness.data_digest", data.digest):
+    recorded = session.tracker.client.get_run(session.parent_id).data.tags.get("harness.data_digest", data.digest)
+    if data.digest != recorded:
         raise HarnessError(f"study {name}: the data at {spec.data.source} changed since the study ran (its digest "
                            "differs), so the champion's test score would not be the study's; restore the file")
     waiting = [t.number for t in session.study.get_trials(deepcopy=False) if t.state.name == "WAITING"]
