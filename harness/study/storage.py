@@ -8,6 +8,7 @@ another worker. The journal is for one machine: there, dead workers are found by
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -22,7 +23,10 @@ def journal_path(storage: str | None, name: str) -> Path:
 
 
 def heartbeat_seconds() -> int:
-    return int(os.environ.get("HARNESS_HEARTBEAT_SECONDS", "10"))
+    text = os.environ.get("HARNESS_HEARTBEAT_SECONDS", "10").strip()
+    if not text.isdigit() or int(text) < 1:
+        raise HarnessError(f"HARNESS_HEARTBEAT_SECONDS={text!r}: give a whole number of seconds, 1 or more")
+    return int(text)
 
 
 def optuna_storage(storage: str | None, name: str, on_stale=None):
@@ -30,12 +34,18 @@ def optuna_storage(storage: str | None, name: str, on_stale=None):
     silent); otherwise a journal file (default `mlruns/optuna/<study>.journal`)."""
     if storage and "://" in storage:
         interval = heartbeat_seconds()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            # pool_pre_ping: a connection that a database restart closed is replaced, not used and failed.
-            return optuna.storages.RDBStorage(storage, engine_kwargs={"pool_pre_ping": True},
-                                              heartbeat_interval=interval, grace_period=6 * interval,
-                                              heartbeat_stale_trial_callback=on_stale)
+        for attempt in (1, 2):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    # pool_pre_ping: a connection a database restart closed is replaced, not used and failed.
+                    return optuna.storages.RDBStorage(storage, engine_kwargs={"pool_pre_ping": True},
+                                                      heartbeat_interval=interval, grace_period=6 * interval,
+                                                      heartbeat_stale_trial_callback=on_stale)
+            except Exception:
+                if attempt == 2:
+                    raise
+                time.sleep(1.0)  # workers on a fresh database all create Optuna's tables: one of them wins
     path = journal_path(storage, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     from optuna.storages import JournalStorage
