@@ -153,8 +153,12 @@ def crown_once(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tr
     return result
 
 
-def interrupted(study: optuna.Study, tracker: Tracker, parent_id: str) -> None:
-    """After Ctrl-C or SIGTERM: the parent run is KILLED `interrupted` unless other workers still run trials
-    (then it stays RUNNING for them); running the same command again resumes it."""
-    if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+def stopped(study: optuna.Study, tracker: Tracker, parent_id: str, err: BaseException) -> None:
+    """After Ctrl-C or SIGTERM the parent run is KILLED `interrupted`, after an error FAILED with it, unless
+    other workers still run trials (then it stays RUNNING for them); the same command resumes the study."""
+    if study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        return
+    if isinstance(err, KeyboardInterrupt):
         tracker.finish(parent_id, "KILLED", "interrupted")
+    else:
+        tracker.finish(parent_id, "FAILED", f"{type(err).__name__}: {err}")

@@ -117,9 +117,9 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
                                          gpus if spec.train.device != "cpu" else []), echo)
             retrying(session.reaper.reap, what="reaping dead workers' trials")()
         worker.run()  # with N workers: only waits for trials still running elsewhere, and runs their retries
-    except KeyboardInterrupt:
+    except BaseException as err:
         if worker_slot is None:
-            phases.interrupted(study, tracker, parent_id)
+            phases.stopped(study, tracker, parent_id, err)
         raise
     if worker_slot is not None:
         return None
