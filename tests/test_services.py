@@ -62,7 +62,10 @@ def on_services(services, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> dic
 
 
 def loader(env: dict, name: str):
-    return lambda: optuna.load_study(study_name=name, storage=env["HARNESS_STORAGE"])
+    """The study, read through one storage object: a new one per read would open a connection pool per read
+    and exhaust the database's connections while the test polls."""
+    storage = optuna.storages.RDBStorage(env["HARNESS_STORAGE"], engine_kwargs={"pool_pre_ping": True})
+    return lambda: optuna.load_study(study_name=name, storage=storage)
 
 
 def test_services_up_twice_is_harmless_and_the_env_file_names_both(services) -> None:

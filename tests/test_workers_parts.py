@@ -158,3 +158,48 @@ def test_passwords_in_uris_are_masked_everywhere_a_message_goes() -> None:
         "http://u:***@host:5000 and https://h/x?token=***&y=1"
     assert mask_credentials("sqlite:////tmp/mlruns/mlflow.db") == "sqlite:////tmp/mlruns/mlflow.db"
     assert "s3cret" not in str(HarnessError("cannot reach postgresql://me:s3cret@10.0.0.1/optuna"))
+
+
+def test_a_transient_store_failure_is_retried_and_a_real_error_is_not() -> None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, TEMPORARILY_UNAVAILABLE
+
+    from harness.record.retry import is_transient, retrying
+
+    assert is_transient(MlflowException("database is locked", error_code=TEMPORARILY_UNAVAILABLE))
+    assert not is_transient(MlflowException("model exists", error_code=RESOURCE_ALREADY_EXISTS))
+    try:  # Optuna reports a connection cut mid-commit as a StorageInternalError caused by it
+        try:
+            raise RuntimeError("terminating connection due to administrator command")
+        except RuntimeError as cut:
+            raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from cut
+    except optuna.exceptions.StorageInternalError as err:
+        assert is_transient(err)
+    assert not is_transient(ValueError("Cannot tell a COMPLETE trial."))
+
+    calls, retries = [], []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionError("connection refused")
+        return "done"
+
+    assert retrying(flaky, delays=(0.01, 0.01, 0.01), on_retry=retries.append)() == "done"
+    assert len(calls) == 3 and len(retries) == 2 and "retry 1 of 3" in retries[0]
+    def down() -> None:
+        calls.append(1)
+        raise ConnectionError("connection refused")
+
+    def mistaken() -> None:
+        calls.append(1)
+        raise ValueError("a mistake")
+
+    calls.clear()
+    with pytest.raises(ConnectionError):  # still failing after the last try: the caller's trial fails cleanly
+        retrying(down, delays=(0.01, 0.01))()
+    assert len(calls) == 3
+    calls.clear()
+    with pytest.raises(ValueError):  # not the store's fault: no second try
+        retrying(mistaken, delays=(0.01, 0.01))()
+    assert len(calls) == 1

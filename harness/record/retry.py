@@ -32,7 +32,17 @@ def http_retry_defaults() -> None:
 
 
 def is_transient(err: BaseException) -> bool:
-    """A failure worth another try: the store was busy or unreachable, not the request wrong."""
+    """A failure worth another try: the store was busy or unreachable, not the request wrong. The causes
+    count too: Optuna reports a connection cut mid-commit as a StorageInternalError caused by it."""
+    seen = 0
+    while err is not None and seen < 5:
+        if _transient(err):
+            return True
+        err, seen = err.__cause__ or err.__context__, seen + 1
+    return False
+
+
+def _transient(err: BaseException) -> bool:
     if isinstance(err, (ConnectionError, TimeoutError)):
         return True
     if getattr(err, "error_code", None) in TRANSIENT_CODES:
