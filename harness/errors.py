@@ -37,10 +37,3 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(signal.Signals(signum).name)
         self.exit_code = 128 + int(signum)
 
-
-def raise_interrupted(signum: int, _frame=None) -> None:
-    """Signal handler for SIGINT and SIGTERM: stop the process once; a second signal must not cut short
-    the bookkeeping of the first (a fraction of a second; SIGKILL still stops it at once)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise Interrupted(signum)

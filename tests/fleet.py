@@ -31,13 +31,15 @@ def start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Pope
                             env={**os.environ, **(env or {})})
 
 
-def running_trials(load: Callable[[], optuna.Study]) -> list[optuna.trial.FrozenTrial]:
-    """RUNNING trials whose worker is recorded and whose MLflow run exists: caught in the middle."""
+def running_trials(load: Callable[[], optuna.Study], epochs: int = 0) -> list[optuna.trial.FrozenTrial]:
+    """RUNNING trials whose worker is recorded and whose MLflow run exists (and that have trained at least
+    `epochs` epochs): caught in the middle."""
     try:
         trials = load().get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
     except (KeyError, ValueError, OSError):
         return []  # the study is not created yet
-    return [t for t in trials if "harness_pid" in t.user_attrs and "mlflow_run_id" in t.user_attrs]
+    return [t for t in trials if "harness_pid" in t.user_attrs and "mlflow_run_id" in t.user_attrs
+            and len(t.intermediate_values) >= epochs]
 
 
 def kill_mid_trial(proc: subprocess.Popen, load: Callable[[], optuna.Study], count: int,

@@ -32,13 +32,10 @@ def fail(message: str) -> NoReturn:
 
 
 def stop_on_signals() -> None:
-    """Ctrl-C and SIGTERM (a scheduler's stop, `kill`) end the running trial cleanly, once."""
-    import signal
+    """Ctrl-C and SIGTERM (a scheduler's stop, `kill`) end the running trial cleanly at its next epoch."""
+    from harness.signals import defer
 
-    from harness.errors import raise_interrupted
-
-    signal.signal(signal.SIGINT, raise_interrupted)
-    signal.signal(signal.SIGTERM, raise_interrupted)
+    defer()
 
 
 def interrupted(err: KeyboardInterrupt, say: bool = True) -> NoReturn:

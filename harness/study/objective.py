@@ -20,6 +20,7 @@ from harness.search.samplers import multi_objective
 from harness.search.space import sample
 from harness.serve.packaging import log_model
 from harness.serve.predictor import Predictor
+from harness.signals import checkpoint
 from harness.spec.schema import StudySpec
 
 
@@ -45,6 +46,7 @@ class Objective:
         epochs = EpochLog(self.tracker.client, run_id)
 
         def on_epoch(epoch: int, scores: dict) -> None:
+            checkpoint()  # Ctrl-C or SIGTERM ends the trial here, between epochs, never inside a store call
             epochs.add(scores, step=epoch)
             if not self.prune:
                 return

@@ -22,6 +22,7 @@ from optuna.trial import TrialState
 from harness.record.retry import retrying
 from harness.record.tracking import Tracker
 from harness.search import budget
+from harness.signals import checkpoint
 from harness.study.owners import owner_attrs
 from harness.study.reaper import RUN_ATTR, Reaper
 
@@ -80,6 +81,7 @@ class Worker:
         started = time.monotonic()
         retrying(self.reaper.sweep, what="ending dead workers' runs")()
         while True:
+            checkpoint()  # Ctrl-C or SIGTERM between trials: stop here
             retrying(self.reaper.reap, what="reaping dead workers' trials")()
             trials = self.trials()
             late = self.timeout is not None and time.monotonic() - started > self.timeout

@@ -96,16 +96,15 @@ def child_env(launch: Launch, slot: int, gpu: str | None) -> dict[str, str]:
 
 def supervise(launch: Launch, echo: Callable[[str], None]) -> list[int]:
     """Start the workers, wait for all of them; returns their exit codes. Ctrl-C or SIGTERM is passed to
-    every worker once (each ends its running trial as `interrupted`); then this raises it too."""
+    every worker (each ends its running trial as `interrupted` at its next epoch); then this raises it too."""
     received: list[int] = []
     procs: list[subprocess.Popen] = []
 
-    def forward(signum, _frame) -> None:
-        if not received:
-            received.append(signum)
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.send_signal(signum)
+    def forward(signum, _frame) -> None:  # a second Ctrl-C is passed on too: the workers then stop at once
+        received.append(signum)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signum)
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -116,8 +115,8 @@ def supervise(launch: Launch, echo: Callable[[str], None]) -> list[int]:
                 # Own process group: a Ctrl-C in the terminal reaches this process only, which passes it on once.
                 procs.append(subprocess.Popen(child_command(spec_file, launch, slot), env=child_env(launch, slot, gpu),
                                               start_new_session=True))
-                if received:
-                    forward(received[0], None)
+                if received:  # a signal came while the workers were starting: this one gets it too
+                    procs[-1].send_signal(received[0])
             codes = wait_all(procs, received)
     finally:
         for signum, handler in previous.items():
