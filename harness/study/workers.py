@@ -1,6 +1,6 @@
 """`--workers N` on one machine: N plain worker processes (`harness study ... --worker-slot i/N`), each in
 its own process group, sharing the study through its stores; this process supervises them: it forwards
-Ctrl-C and SIGTERM once, waits for all of them, and reports any that ended badly.
+Ctrl-C and SIGTERM to them, waits for all of them, and reports any that ended badly.
 
 Each worker gets `max(1, cores // N)` torch threads unless `train.threads` is set (more threads than cores
 make every worker wait on the others), and on a machine with GPUs worker i gets GPU i mod their count
@@ -112,7 +112,7 @@ def supervise(launch: Launch, echo: Callable[[str], None]) -> list[int]:
             spec_file = Path(folder) / "study.yaml"
             spec_file.write_text(launch.spec_yaml)
             for slot, gpu in enumerate(gpu_assignment(launch.n_workers, launch.gpus)):
-                # Own process group: a Ctrl-C in the terminal reaches this process only, which passes it on once.
+                # Own process group: a Ctrl-C in the terminal reaches this process only, which passes it on.
                 procs.append(subprocess.Popen(child_command(spec_file, launch, slot), env=child_env(launch, slot, gpu),
                                               start_new_session=True))
                 if received:  # a signal came while the workers were starting: this one gets it too
