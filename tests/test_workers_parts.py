@@ -100,6 +100,7 @@ ensure_store(sys.argv[1])
 """
 
 
+@pytest.mark.slow
 def test_a_fresh_sqlite_store_opened_by_many_processes_at_once_is_created_once(tmp_path: Path) -> None:
     """Without the lock, two of them race in MLflow's migration (`duplicate column name: step`)."""
     uri = f"sqlite:///{tmp_path}/fresh/mlflow.db"
