@@ -40,7 +40,7 @@ def test_four_workers_share_forty_trials_and_two_killed_mid_trial_lose_nothing(w
 
     # The budget is spent and crowned: the same command says so and runs nothing.
     again = run_cli("study", "fleet.yaml", "--workers", "4")
-    assert "running 0 more" in again.stdout and "its 40 trials are done and it is crowned" in again.stdout
+    assert "running 0 more" in again.stdout and "its 40 trials are done and so is its crown" in again.stdout
     assert len(load().trials) == 42
 
 
@@ -161,3 +161,17 @@ def test_worker_i_trains_on_gpu_i_mod_the_gpu_count(workdir: Path) -> None:
     assert all(d.startswith("cuda") and "(GPU " in d for d in devices)
     assert {d.split("(GPU ")[1].rstrip(")") for d in devices} == {str(i) for i in range(gpus)}
     assert all(len(tags) == 1 for tags in seen.values())  # a worker stays on its GPU
+
+
+def test_a_study_with_nothing_to_crown_is_not_stuck_finishing_its_crown(workdir: Path) -> None:
+    """Every trial diverged: the crown has nothing to register, says so, and the next run trains again
+    instead of trying that crown forever."""
+    import harness
+    from harness.errors import HarnessError
+
+    (workdir / "diverge.yaml").write_text(FLEET_STUDY.format(name="diverge", epochs=2, trials=2))
+    with pytest.raises(HarnessError, match="no trial completed"):
+        harness.run_study("diverge.yaml", overrides=["train.lr=1.0e+12", "train.optimizer=sgd"],
+                          echo=lambda line: None)
+    result = harness.run_study("diverge.yaml", echo=lambda line: None)
+    assert result is not None and result.states == {"FAIL": 2, "COMPLETE": 2} and result.decision.promoted

@@ -132,7 +132,8 @@ def crown_once(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tr
     rnd = crown_round(study)
     line = crowned_line(study)
     if line is not None:
-        echo(f"study {spec.name}: its {rnd} trials are done and it is crowned: {line} (to run more, raise --trials)")
+        echo(f"study {spec.name}: its {rnd} trials are done and so is its crown: {line} (to run more, raise "
+             "--trials)")
         return None
     won = claim(storage, spec.name, f"crown.{rnd}")
     if not won.won:
@@ -140,7 +141,11 @@ def crown_once(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tr
         return None
     if won.attempt:
         echo(f"study {spec.name}: finishing the crown that an earlier worker began and did not finish")
-    result = crown(study, spec, data, tracker, experiment_id, parent_id, echo)
+    try:
+        result = crown(study, spec, data, tracker, experiment_id, parent_id, echo)
+    except HarnessError as err:  # nothing to crown (no trial completed): done too, not to be tried again
+        study.set_user_attr(CROWNED_ATTR, {"trials": rnd, "version": None, "message": str(err)})
+        raise
     if fitted is None and spec.baselines:
         fitted = reference.ensure_baselines(spec, data, tracker, experiment_id, parent_id, echo)
     result.baselines = fitted or []
