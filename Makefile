@@ -7,7 +7,7 @@ STORE := sqlite:///$(CURDIR)/mlruns/mlflow.db
 export MLFLOW_DISABLE_TELEMETRY := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser study test test-fast bench bench-gpu ui clean
+.PHONY: help install browser postgres study test test-fast bench bench-gpu ui clean services services-down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,8 +35,14 @@ browser: ## Install Debian's chromium for the browser test when it is missing (a
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 		|| echo "browser: chromium could not be installed; the browser test will skip and say why"; }
 
-test: $(STAMP) browser ## Run the whole test suite, the browser test included (about 15 to 35 minutes here)
-	@echo "test: the whole suite, with real MLflow stores, Optuna storage and a headless browser"
+postgres: ## Install Debian's PostgreSQL server for the services tests when it is missing (apt, about 30 s)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		{ echo "postgres: installing postgresql with apt-get"; \
+		(apt-get update -qq && apt-get install -y -qq postgresql >/dev/null) \
+		|| echo "postgres: PostgreSQL could not be installed; the services tests will skip and say why"; }
+
+test: $(STAMP) browser postgres ## Run the whole test suite, browser and services tests included (30 to 60 min here)
+	@echo "test: the whole suite, with real MLflow stores, Optuna storage, PostgreSQL, an MLflow server and a headless browser"
 	$(BIN)/pytest -q
 
 test-fast: $(STAMP) ## The edit loop: every test not marked slow
@@ -50,6 +56,12 @@ bench-gpu: $(BENCH_STAMP) ## The GPU figures (benchmarks/gpu.py); says so and st
 
 ui: $(STAMP) ## Open the MLflow UI on the embedded store at http://127.0.0.1:5000
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri $(STORE) --host 127.0.0.1 --port 5000 --workers 1
+
+services: $(STAMP) ## Start PostgreSQL + an MLflow server on it (mlruns/services/), write mlruns/services.env
+	$(BIN)/python scripts/services.py up
+
+services-down: ## Stop what `make services` started (by their pid files)
+	$(PYTHON) scripts/services.py down
 
 clean: ## Remove the embedded store's contents (runs, models, studies)
 	find mlruns -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -67,7 +67,9 @@ CASES = [
              "--tracking-uri", "sqlite:///garbage.db", files={"garbage.db": GARBAGE}),
     env_case("an unknown tracking scheme", ["tracking store foo://bar", "unknown scheme 'foo'"],
              "--tracking-uri", "foo://bar"),
-    env_case("postgresql tracking without its driver", ["tracking store", "driver", "not installed"],
+    env_case("mysql tracking without its driver", ["tracking store", "driver", "not installed"],
+             "--tracking-uri", "mysql://u:secret@127.0.0.1:1/mlflow"),
+    env_case("postgresql tracking where no database answers", ["tracking store", "cannot connect", "u:***@"],
              "--tracking-uri", "postgresql://u:secret@127.0.0.1:1/mlflow"),
     env_case("the file:// tracking store", ["file:///", "file store", "sqlite:///"],
              "--tracking-uri", "file:///nonexistent-harness-store/mlruns"),
@@ -92,8 +94,10 @@ CASES = [
     env_case("SQLite storage under a file", ["--storage", "afile", "is a file"],
              "--storage", "sqlite:///afile/optuna.db", files={"afile": "text"}),
     env_case("an unknown storage scheme", ["--storage", "foo://x", "'foo'"], "--storage", "foo://x"),
-    env_case("postgresql storage without its driver", ["--storage", "driver", "not installed", "u:***@"],
-             "--storage", "postgresql://u:secret@127.0.0.1:1/optuna"),
+    env_case("mysql storage without its driver", ["--storage", "driver", "not installed", "u:***@"],
+             "--storage", "mysql://u:secret@127.0.0.1:1/optuna"),
+    env_case("postgresql storage where no database answers", ["--storage", "cannot connect", "u:***@"],
+             "--storage", "postgresql+psycopg://u:secret@127.0.0.1:1/optuna"),
     env_case("a corrupt journal", ["tiny.journal", "line 2 is not a journal record"], setup=corrupt_journal),
     env_case("a journal cut off mid-record", ["tiny.journal", "last record was cut off", "truncate -s"],
              setup=cut_off_journal),
@@ -113,7 +117,8 @@ def test_bad_environment_is_one_line_and_writes_nothing(outcomes, case_id: str) 
 
 
 def test_no_password_in_the_message(outcomes) -> None:
-    for case_id in ("postgresql tracking without its driver", "postgresql storage without its driver"):
+    for case_id in ("mysql tracking without its driver", "postgresql tracking where no database answers",
+                    "mysql storage without its driver", "postgresql storage where no database answers"):
         assert "secret" not in outcomes[case_id].proc.stderr
 
 

@@ -24,7 +24,7 @@ def test_models_from_the_template_are_each_trials_own(tmp_path: Path, monkeypatc
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     tracker = Tracker(uri, "template", "cpu")
     experiment = tracker.experiment("template")
-    parent = tracker.parent_run(experiment, None)
+    parent = tracker.client.create_run(experiment, run_name="study", tags=tracker.base_tags).info.run_id
     monkeypatch.setattr(packaging.Template, "key", None)  # this test's first model makes the template
     full_saves = []
     save_model = packaging.mlflow.pyfunc.save_model

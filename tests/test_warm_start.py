@@ -82,3 +82,13 @@ def test_warm_start_from_an_unknown_study_is_exit_code_2(workdir: Path) -> None:
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "error: --warm-start-from nope: no study journal at mlruns/optuna/nope.journal" in out.stderr
     assert mlflow_client().get_experiment_by_name("linear-synthetic") is None  # nothing was started
+
+
+def test_a_resumed_study_draws_new_params_not_the_first_runs_again(store: Store) -> None:
+    """A seeded sampler in a new process starts its draws over: without a stream of its own, a resumed
+    study (or a second worker) proposes the first trials' params again."""
+    _, first = store.run(spec_with("resumed"), "resumed", trials=3)
+    _, study = store.run(spec_with("resumed"), "resumed", trials=3)
+    before = [t.params for t in study.trials[:3]]
+    after = [t.params for t in study.trials[3:]]
+    assert len(after) == 3 and not any(p in before for p in after), (before, after)

@@ -3,9 +3,11 @@
     study    run or resume a study            predict  a model's predictions for a raw file
     runs     a study's runs compared          models   a registered model's versions; move its alias
     serve    a model behind a REST endpoint   ui       the MLflow UI on the store
+    crown    crown a study whose workers all died
+    check    audit a study against MLflow and the registry
 """
 
-from harness.cli import models, predict, runs, serve, study, ui  # noqa: F401  (importing registers each command)
+from harness.cli import check, crown, models, predict, runs, serve, study, ui  # noqa: F401  (importing registers each command)
 from harness.cli.app import app, run
 
 

@@ -23,8 +23,17 @@ def one_line(message: str) -> str:
     return " ".join(message.split())
 
 
+def echo(line: str) -> None:
+    """A line on stdout, with any password in a URI masked."""
+    from harness.errors import mask_credentials
+
+    typer.echo(mask_credentials(line))
+
+
 def fail(message: str) -> NoReturn:
-    typer.echo(f"error: {one_line(message)}", err=True)
+    from harness.errors import mask_credentials
+
+    typer.echo(f"error: {one_line(mask_credentials(message))}", err=True)
     raise typer.Exit(2)
 
 
@@ -47,6 +56,21 @@ def run(args: list[str] | None = None) -> NoReturn:
     sys.exit(code or 0)
 
 
+def stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM (a scheduler's stop, `kill`) end the running trial cleanly at its next epoch."""
+    from harness.signals import defer
+
+    defer()
+
+
+def interrupted(err: KeyboardInterrupt, say: bool = True) -> NoReturn:
+    """Exit 130 after Ctrl-C, 143 after SIGTERM, with one line instead of a traceback."""
+    if say:
+        typer.echo("interrupted: the running trials ended as `interrupted`; run the same command to resume",
+                   err=True)
+    raise typer.Exit(getattr(err, "exit_code", 130))
+
+
 def quiet_libraries() -> None:
     """No telemetry (there is no network) and none of the deprecation chatter of the stack's versions.
     Set before MLflow is imported (it is imported later, when a command first needs it: a second saved)."""
@@ -54,6 +78,7 @@ def quiet_libraries() -> None:
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow configures its loggers on import from it
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # "View run at" per run on a server
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*noload.*")

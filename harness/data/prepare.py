@@ -19,6 +19,13 @@ from harness.data.columns import as_model_input, build_preprocessor, is_number
 from harness.data.images import ImageScaler, check_image_folder, is_image_source, load_images
 from harness.data.profile import near_copies, treatments
 from harness.data.sources import load_source
+from harness.data.target import (
+    TARGET_TRANSFORMS,
+    decode_target,
+    encode_target,
+    fit_target_scale,
+    infer_task,
+)
 from harness.data.values import (
     MIN_CLASS_ROWS,
     check_class_sizes,
@@ -28,13 +35,6 @@ from harness.data.values import (
     check_regression_target,
     check_row_count,
     rare_classes,
-)
-from harness.data.target import (
-    TARGET_TRANSFORMS,
-    decode_target,
-    encode_target,
-    fit_target_scale,
-    infer_task,
 )
 from harness.errors import HarnessError
 

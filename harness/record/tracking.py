@@ -6,6 +6,7 @@ logging (ending a run waits on a 1 s poll), and per-epoch metrics go out in batc
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import subprocess
 import time
@@ -17,6 +18,9 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
+from harness.errors import mask_credentials
+from harness.record.probe import sqlite_path
+from harness.record.retry import RetryingClient
 
 FLUSH_SECONDS = 2.0  # per-epoch metrics reach the UI at least this often while a trial runs
 MAX_BATCH = 1000  # MLflow's limit of metrics per log_batch call
@@ -37,6 +41,20 @@ def write_ahead_log(uri: str) -> None:
                 db.execute("PRAGMA journal_mode=WAL")
     except sqlite3.Error:
         pass  # another process holds the file: it stays in its mode, which works, only slower
+
+
+def ensure_store(uri: str) -> None:
+    """Create (and migrate) a SQLite tracking store exactly once, even when N workers start together: two
+    processes opening a fresh store at once race in MLflow's schema migration (`duplicate column name:
+    step`), so the first MLflow call runs under a file lock beside the database. Once created, the store
+    holds up under several writers (MLflow sets a 20 s busy timeout; benchmarks/sqlite_writers.py)."""
+    path = sqlite_path(uri) if uri.startswith("sqlite:") else None
+    if path is None:
+        return  # a server or a database: it migrates itself, once, when it starts
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        MlflowClient(uri).search_experiments(max_results=1)
 
 
 @cache
@@ -83,7 +101,7 @@ class Tracker:
     def __init__(self, tracking_uri: str, study: str, device: str):
         self.uri = tracking_uri
         write_ahead_log(tracking_uri)
-        self.client = MlflowClient(tracking_uri)
+        self.client = RetryingClient(MlflowClient(tracking_uri))  # a locked or restarting store is retried
         self.study = study
         self.base_tags = {"harness.study": study, "harness.version": harness_version(), "harness.device": device,
                           "mlflow.source.git.commit": git_commit()}
@@ -103,25 +121,12 @@ class Tracker:
                 raise
             return found.experiment_id
 
-    def parent_run(self, experiment_id: str, known_run_id: str | None) -> str:
-        """The study's parent run: the one recorded in the study if this store has it, else a new one."""
-        if known_run_id:
-            try:
-                run = self.client.get_run(known_run_id)
-                if run.info.experiment_id == experiment_id and run.info.lifecycle_stage == "active":
-                    self.client.update_run(known_run_id, status="RUNNING")
-                    return known_run_id
-            except MlflowException:
-                pass  # the study's storage outlived this tracking store: start a new parent
-        run = self.client.create_run(experiment_id, run_name="study", tags={**self.base_tags, "harness.role": "study"})
-        return run.info.run_id
-
     def start_trial(self, experiment_id: str, parent_id: str, number: int, params: dict,
                     tags: dict[str, str] | None = None) -> str:
         tags = {**self.base_tags, "harness.role": "trial", "harness.trial": str(number),
                 "harness.state": "RUNNING", "mlflow.parentRunId": parent_id, **(tags or {})}
         run = self.client.create_run(experiment_id, run_name=f"trial-{number}", tags=tags)
-        self.client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+        self.client.log_batch(run.info.run_id, params=[Param(k, mask_credentials(v)) for k, v in params.items()])
         return run.info.run_id
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
@@ -134,7 +139,7 @@ class Tracker:
             self.client.log_inputs(run_id, datasets=inputs)
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
-        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        self.client.log_batch(run_id, tags=[RunTag(k, mask_credentials(v)) for k, v in tags.items()])
 
     def finish(self, run_id: str, state: str, reason: str | None = None, name: str | None = None) -> None:
         """End a run with the status that mirrors the Optuna trial: FINISHED, KILLED (pruned) or FAILED;

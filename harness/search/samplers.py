@@ -31,9 +31,13 @@ def grid_size(spec: StudySpec) -> int:
     return math.prod(len(values) for values in grid_space(spec).values())
 
 
-def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
-    """The study's sampler; raises HarnessError for a sampler that cannot serve this study."""
+def make_sampler(spec: StudySpec, stream: int = 0) -> optuna.samplers.BaseSampler:
+    """The study's sampler; raises HarnessError for a sampler that cannot serve this study.
+
+    `stream` 0 is `study.seed` itself; a resumed study or another worker passes its own stream, so that no
+    two processes replay the same seeded draws (each would propose the first trials' params again)."""
     name, seed = spec.study.sampler, spec.study.seed
+    seed = None if seed is None else seed + stream
     if name == "cmaes" and multi_objective(spec):
         raise HarnessError(f"{spec.origin}: study.sampler cmaes handles one objective only; for study.objectives "
                            "use tpe, nsga2, gp, qmc or random")

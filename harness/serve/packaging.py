@@ -42,7 +42,7 @@ MODEL_NAME = "model"  # the trial's model lives at runs:/<run id>/model
 
 def _requirements() -> list[str]:
     pins = []
-    for dist in ("torch", "mlflow", "scikit-learn", "pandas", "numpy", "joblib", "pydantic", "pyyaml"):
+    for dist in ("torch", "mlflow", "scikit-learn", "pandas", "numpy", "joblib", "skops", "pydantic", "pyyaml"):
         version = metadata.version(dist).split("+")[0]  # "2.13.0+cpu" is not on any index
         pins.append(f"{dist}=={version}")
     return pins

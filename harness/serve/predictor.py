@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import torch
@@ -21,8 +20,9 @@ from harness.data.target import decode_target
 from harness.nn.losses import output_width
 from harness.nn.metrics import probabilities
 from harness.nn.models import build_model
+from harness.serve.trusted import load_preprocessor, save_preprocessor
 
-PREPROCESSOR, NETWORK, META = "preprocessor.joblib", "network.pt", "meta.json"
+PREPROCESSOR, NETWORK, META = "preprocessor.skops", "network.pt", "meta.json"  # skops: loading runs no code
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Predictor:
     def save(self, folder: Path) -> dict[str, str]:
         """Write the three files the packaged model needs; returns them by artifact name."""
         folder.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self.preprocessor, folder / PREPROCESSOR)
+        save_preprocessor(self.preprocessor, folder / PREPROCESSOR)
         torch.save({"params": self.params, "state_dict": self.network.state_dict()}, folder / NETWORK)
         (folder / META).write_text(json.dumps(self.meta, indent=2))
         return {"preprocessor": str(folder / PREPROCESSOR), "network": str(folder / NETWORK),
@@ -55,7 +55,7 @@ class Predictor:
         saved = torch.load(files["network"], map_location="cpu", weights_only=True)
         network = build_model(saved["params"], meta["n_in"], meta["n_out"], meta.get("input_shape"))
         network.load_state_dict(saved["state_dict"])
-        return cls(joblib.load(files["preprocessor"]), network.eval(), saved["params"], meta)
+        return cls(load_preprocessor(files["preprocessor"]), network.eval(), saved["params"], meta)
 
     def raw_outputs(self, inputs: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Network outputs for raw rows (a DataFrame) or raw images ((N, H, W) or (N, C, H, W) pixels)."""

@@ -327,7 +327,9 @@ class StudySpec(Strict):
         )
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="python", by_alias=True), sort_keys=False)
+        """The study as a file that loads back to this spec: the keys set (in the file, by --set, or
+        resolved from `auto`), not every default (a default of another family's key would be refused)."""
+        return yaml.safe_dump(self.model_dump(mode="python", by_alias=True, exclude_unset=True), sort_keys=False)
 
 
 def apply_override(raw: dict, assignment: str, origin: str) -> None:

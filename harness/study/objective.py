@@ -18,6 +18,7 @@ from harness.search.samplers import multi_objective
 from harness.search.space import sample
 from harness.serve.packaging import log_model
 from harness.serve.predictor import Predictor
+from harness.signals import checkpoint
 from harness.spec.schema import StudySpec
 
 # What may end one trial and let the study go on: training that diverged, and a model too large for the
@@ -51,6 +52,7 @@ class Objective:
         history: list[dict] = []  # the curves, kept for the trial's plot (a pruned trial's too)
 
         def on_epoch(epoch: int, scores: dict) -> None:
+            checkpoint()  # Ctrl-C or SIGTERM ends the trial here, between epochs, never inside a store call
             history.append(scores)
             shown = tree.curves({k: scores[k] for k in self.every_epoch}, params.get("schedule", "none"))
             epochs.add(shown, step=epoch)
@@ -86,6 +88,10 @@ class Objective:
             epochs.flush()
             plots.log_trial_curves(self.tracker, run_id, history, spec.study.metric, None)
             self.tracker.finish(run_id, "KILLED", str(pruned), name=tree.trial_name(trial.number, "pruned"))
+            raise
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM (harness.errors.Interrupted): not the trial's fault
+            epochs.pending and epochs.flush()
+            self.tracker.finish(run_id, "KILLED", "interrupted", name=tree.trial_name(trial.number, "interrupted"))
             raise
         except BaseException as err:
             epochs.pending and epochs.flush()
