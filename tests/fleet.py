@@ -3,6 +3,7 @@ in a fresh process, and killing workers in the middle of a trial."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import signal
 import subprocess
@@ -12,14 +13,15 @@ from collections.abc import Callable
 import optuna
 from helpers import HARNESS
 
-# Short trials that still take long enough (a second or so, beside three other workers on two cores) to be
+# Short trials (every epoch runs: no early stopping) that still take long enough (a second or so, beside three other workers on two cores) to be
 # caught RUNNING and killed; no baselines, to keep the test about the workers.
 FLEET_STUDY = """
 name: {name}
 task: regression
 data: {{source: experiments/data/house_prices.csv, target: price}}
 model: {{family: mlp, n_layers: 1, hidden: {{int: [8, 32]}}}}
-train: {{lr: {{float: [1.0e-3, 3.0e-2], log: true}}, epochs: {epochs}, batch_size: 16}}
+train: {{lr: {{float: [1.0e-3, 3.0e-2], log: true}}, epochs: {epochs}, batch_size: 16,
+        early_stopping: {{patience: 1000}}}}
 study: {{trials: {trials}, sampler: random, pruner: none, seed: 0}}
 baselines: false
 """
@@ -31,15 +33,17 @@ def start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Pope
                             env={**os.environ, **(env or {})})
 
 
-def running_trials(load: Callable[[], optuna.Study], epochs: int = 0) -> list[optuna.trial.FrozenTrial]:
-    """RUNNING trials whose worker is recorded and whose MLflow run exists (and that have trained at least
-    `epochs` epochs): caught in the middle."""
+def running_trials(load: Callable[[], optuna.Study], seconds: float = 0.0) -> list[optuna.trial.FrozenTrial]:
+    """RUNNING trials whose worker is recorded and whose MLflow run exists (and that have run for at least
+    `seconds`, so they are training: a study without a pruner reports no epochs to Optuna): caught in the
+    middle."""
     try:
         trials = load().get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
     except (KeyError, ValueError, OSError):
         return []  # the study is not created yet
+    now = datetime.datetime.now()
     return [t for t in trials if "harness_pid" in t.user_attrs and "mlflow_run_id" in t.user_attrs
-            and len(t.intermediate_values) >= epochs]
+            and (now - t.datetime_start).total_seconds() >= seconds]
 
 
 def kill_mid_trial(proc: subprocess.Popen, load: Callable[[], optuna.Study], count: int,

@@ -53,11 +53,11 @@ def wait_for(condition, timeout: float = 300.0) -> None:
 
 @pytest.mark.slow
 def test_ctrl_c_ends_every_workers_trial_as_interrupted_and_the_same_command_resumes(workdir: Path) -> None:
-    (workdir / "intr.yaml").write_text(FLEET_STUDY.format(name="intr", epochs=60, trials=8))
+    (workdir / "intr.yaml").write_text(FLEET_STUDY.format(name="intr", epochs=600, trials=8))
     proc = start(["study", "intr.yaml", "--workers", "2"])
     load = loader(workdir, "intr")
     # In the middle of training (a signal is taken at the next epoch; one during packaging lets it finish).
-    wait_for(lambda: running_trials(load, epochs=2) and sum(t.state.is_finished() for t in load().trials) >= 2)
+    wait_for(lambda: running_trials(load, seconds=1.0) and sum(t.state.is_finished() for t in load().trials) >= 2)
     proc.send_signal(signal.SIGINT)
     code, out = finish(proc)
     assert code == 130, out
@@ -82,10 +82,10 @@ def test_ctrl_c_ends_every_workers_trial_as_interrupted_and_the_same_command_res
 
 @pytest.mark.slow
 def test_sigterm_stops_a_single_worker_with_143_and_the_same_command_resumes(workdir: Path) -> None:
-    (workdir / "term.yaml").write_text(FLEET_STUDY.format(name="term", epochs=60, trials=3))
+    (workdir / "term.yaml").write_text(FLEET_STUDY.format(name="term", epochs=600, trials=3))
     proc = start(["study", "term.yaml", "--workers", "1"])
     load = loader(workdir, "term")
-    wait_for(lambda: running_trials(load, epochs=2))
+    wait_for(lambda: running_trials(load, seconds=1.0))
     proc.send_signal(signal.SIGTERM)
     code, out = finish(proc)
     assert code == 143, out
