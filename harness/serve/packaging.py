@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 from mlflow.models import Model, infer_signature
 
+from harness.serve.ensemble import EnsemblePredictor, load_predictor
 from harness.serve.predictor import Predictor
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -40,15 +41,17 @@ REQUIREMENTS = _requirements()
 
 class HarnessModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
-        self.predictor = Predictor.load(context.artifacts)
+        self.predictor = load_predictor(context.artifacts)
 
     # The hint is one MLflow passes through untouched (no conversion), so a model of images gets its array.
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return self.predictor.predict(model_input)
 
 
-def log_model(client: MlflowClient, run_id: str, predictor: Predictor, input_example: pd.DataFrame | np.ndarray) -> str:
-    """Log the predictor as the run's model `model`; returns its `models:/m-<id>` URI.
+def log_model(client: MlflowClient, run_id: str, predictor: Predictor | EnsemblePredictor,
+              input_example: pd.DataFrame | np.ndarray) -> str:
+    """Log the predictor (one network or an ensemble) as the run's model `model`; returns its
+    `models:/m-<id>` URI.
 
     The signature is inferred from a few raw rows or raw images, so MLflow checks what a user passes:
     columns and their types, or the images' layout, size and dtype.

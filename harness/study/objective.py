@@ -18,9 +18,12 @@ from harness.record.tracking import EpochLog, Tracker
 from harness.search import objectives
 from harness.search.samplers import multi_objective
 from harness.search.space import sample
+from harness.serve.ensemble import EnsemblePredictor, prediction_values
 from harness.serve.packaging import log_model
 from harness.serve.predictor import Predictor
 from harness.spec.schema import StudySpec
+from harness.study.crossval import FoldSets, cross_validate
+from harness.study.ensemble import save_selection, wants_ensemble
 
 
 class Objective:
@@ -32,10 +35,12 @@ class Objective:
         self.spec, self.data, self.tracker, self.metric = spec, data, tracker, metric
         self.experiment_id, self.parent_id, self.inputs = experiment_id, parent_id, list(inputs)
         self.prune = not multi_objective(spec)  # Optuna cannot prune a multi-objective study
+        self.folds = FoldSets(spec.study.folds, spec.data.split.seed) if spec.study.folds > 1 else None
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
-        spec, data = self.spec, self.data
+        spec = self.spec
         params = sample(spec, trial)
+        data = self.data.variant(params["numeric"])
         # One seed per trial, from the study's: weight init, dropout and batch order repeat exactly.
         seed = spec.study.seed + trial.number
         run_id = self.tracker.start_trial(self.experiment_id, self.parent_id, trial.number, params,
@@ -53,24 +58,24 @@ class Objective:
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}: {spec.study.metric} {scores[spec.study.metric]:.4g}")
 
         try:
+            if self.folds is not None:
+                scored = cross_validate(spec, data, self.folds(data), params, seed, self.metric,
+                                        lambda epoch, scores: epochs.add(scores, step=epoch),
+                                        trial if self.prune else None)
+                return self.conclude(trial, run_id, epochs, {**scored.metrics, **scored.summary},
+                                     scored.predictor, scored.out_of_fold)
             torch.manual_seed(seed)
             model = build_model(params, data.n_features, output_width(data.task, data.n_classes, params["loss"]),
-                                data.input_shape).to(data.device)
+                                data.input_shape, data.n_numeric, data.output_range).to(data.device)
             result = fit(model, data, params, epochs=spec.train.epochs, patience=spec.train.early_stopping.patience,
                          metric=self.metric, minimize=spec.study.direction == "minimize", seed=seed, on_epoch=on_epoch)
-            epochs.flush()
             loss_fn = make_loss(params["loss"], data.task, params.get("label_smoothing", 0.0))
             val = evaluate(model, data, "val", loss_fn, full=True)
             final = {f"val/{k}": v for k, v in val.items()}
             final.update({"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                           "n_parameters": count_parameters(model)})
             final.update(objectives.measure(spec, model, data.X["val"]))
-            # One step past the last epoch, so the run's latest (shown) values are the restored best epoch's.
-            self.tracker.log_metrics(run_id, final, step=result.epochs_run)
-            predictor = Predictor.from_training(data, model, params)
-            trial.set_user_attr("model_uri", log_model(self.tracker.client, run_id, predictor, data.raw["train"]))
-            self.tracker.finish(run_id, "FINISHED")
-            return objectives.values(spec, final)
+            return self.conclude(trial, run_id, epochs, final, Predictor.from_training(data, model, params))
         except optuna.TrialPruned as pruned:
             epochs.flush()
             self.tracker.finish(run_id, "KILLED", str(pruned))
@@ -81,6 +86,22 @@ class Objective:
             trial.set_user_attr("fail_reason", reason)
             self.tracker.finish(run_id, "FAILED", reason)
             raise
+
+    def conclude(self, trial: optuna.Trial, run_id: str, epochs: EpochLog, final: dict,
+                 predictor: Predictor | EnsemblePredictor, selection=None) -> float | tuple[float, ...]:
+        """Log the trial's final metrics and model, and what the ensemble champion selects on: its
+        predictions of the validation rows (`selection`: out-of-fold ones under cross-validation)."""
+        epochs.flush()
+        # One step past the last epoch, so the run's latest (shown) values are the restored best epoch's.
+        self.tracker.log_metrics(run_id, final, step=int(final["epochs_run"]))
+        trial.set_user_attr("model_uri", log_model(self.tracker.client, run_id, predictor, self.data.raw["train"]))
+        if wants_ensemble(self.spec):
+            if selection is None:
+                selection = prediction_values(predictor.predict(self.data.raw["val"]), self.data.task,
+                                              self.data.classes)
+            save_selection(self.tracker, run_id, selection)
+        self.tracker.finish(run_id, "FINISHED")
+        return objectives.values(self.spec, final)
 
 
 def progress_printer(echo: Callable[[str], None], spec: StudySpec):
