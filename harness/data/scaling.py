@@ -19,8 +19,10 @@ QUANTILES = 1000  # quantile: at most this many landmarks (fewer on small tables
 
 
 def smooth_clip(x: np.ndarray) -> np.ndarray:
-    """x / sqrt(1 + (x / CLIP)^2): close to x near 0, never beyond ±CLIP, smooth and strictly increasing."""
-    return x / np.sqrt(1.0 + (x / CLIP) ** 2)
+    """x / sqrt(1 + (x / CLIP)^2): close to x near 0, never beyond ±CLIP, smooth and strictly increasing.
+    Written with hypot, which does not overflow: 1e300 clips to CLIP, not to 0."""
+    t = x / CLIP
+    return CLIP * t / np.hypot(1.0, t)
 
 
 class RobustSmoothClip(TransformerMixin, BaseEstimator):

@@ -115,6 +115,14 @@ class OutputRange(nn.Module):
         return x if self.training else torch.clamp(x, self.low, self.high)
 
 
+def output_range_of(network: nn.Module) -> tuple[float, float] | None:
+    """The bounds a network clamps its outputs to, or None: what rebuilding it needs to know."""
+    for module in network.modules():
+        if isinstance(module, OutputRange):
+            return float(module.low), float(module.high)
+    return None
+
+
 BUILDERS = {"linear": linear, "mlp": mlp, "cnn": cnn, "tabm": tabm}
 
 

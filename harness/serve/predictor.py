@@ -19,7 +19,7 @@ from torch import nn
 from harness.data.target import decode_target
 from harness.nn.losses import output_width
 from harness.nn.metrics import probabilities
-from harness.nn.models import build_model
+from harness.nn.models import build_model, output_range_of
 
 PREPROCESSOR, NETWORK, META = "preprocessor.joblib", "network.pt", "meta.json"
 
@@ -38,7 +38,7 @@ class Predictor:
                 "target_transform": data.target_transform, "target_mean": data.target_mean,
                 "target_std": data.target_std, "n_in": data.n_features,
                 "n_out": output_width(data.task, data.n_classes, params.get("loss", "auto")), "input_shape": data.input_shape,
-                "n_numeric": data.n_numeric, "output_range": data.output_range}
+                "n_numeric": data.n_numeric, "output_range": output_range_of(network)}
         return cls(data.preprocessor, network.cpu().eval(), params, meta)
 
     def save(self, folder: Path) -> dict[str, str]:

@@ -28,6 +28,9 @@ STEPS_PER_EPOCH = (16, 8, 4)
 MIN_BATCH, MAX_BATCH = 16, 512
 MAX_EPOCHS, MIN_EPOCHS = 300, 30
 MAX_ROWS_SEEN = 3_000_000  # epochs x training rows per trial: bounds a trial's time on large tables
+# Below this many rows, each trial is scored by CV_FOLDS-fold cross-validation of train+val: one
+# validation split of a few hundred rows picks the luckiest trial, not the best.
+CV_ROWS, CV_FOLDS = 2000, 5
 
 
 def skewness(values: np.ndarray) -> float:
@@ -79,7 +82,12 @@ def quick_raw(frame: pd.DataFrame, target: str, task: str, name: str, source: st
     sizes = batch_sizes(n_train)
     epochs, patience = epochs_for(n_train)
     reasons = [f"{n} rows ({n_train} to train)", f"batch sizes {sizes}", f"up to {epochs} epochs"]
-    data = {"source": source, "target": target, "split": {"val": val, "test": test, "seed": 0}}
+    # Median/IQR scaling, smoothly clipped to +-3 (RealMLP): an impossible value cannot push the network
+    # far outside what it was trained on.
+    data = {"source": source, "target": target, "split": {"val": val, "test": test, "seed": 0}, "numeric": "robust"}
+    folds = CV_FOLDS if n < CV_ROWS else 1
+    if folds > 1:
+        reasons.append(f"{folds}-fold cross-validation of train+val (under {CV_ROWS} rows)")
     if task == "regression":
         transform, why = target_transform(known)
         data["target_transform"] = transform
@@ -94,14 +102,7 @@ def quick_raw(frame: pd.DataFrame, target: str, task: str, name: str, source: st
         "description": f"Quick study of {target} in {label}: " + "; ".join(reasons),
         "task": task,
         "data": data,
-        "model": {
-            # linear is the ridge/logistic model trained by the same loop: small tables often want it.
-            "family": {"choice": ["linear", "mlp"]},
-            "n_layers": {"int": [1, 3]},
-            "hidden": {"int": [32, 512], "log": True},
-            "activation": {"choice": ["relu", "silu"]},
-            "dropout": {"float": [0.0, 0.3]},
-        },
+        "model": model_space(frame.drop(columns=[target])),
         "train": {
             "optimizer": "adamw",
             # Rates up to 3e-3 keep small-table trajectories smooth, so the best epoch on a small
@@ -115,8 +116,27 @@ def quick_raw(frame: pd.DataFrame, target: str, task: str, name: str, source: st
             # epoch's weights then come from a quiet optimizer, not from a lucky noisy step.
             "schedule": "plateau",
         },
-        "study": {"trials": TRIALS, "seed": 0, "metric": metric},
+        "study": {"trials": TRIALS, "seed": 0, "metric": metric, "folds": folds},
     }
+
+
+def model_space(features: pd.DataFrame) -> dict:
+    """Linear models, MLPs and TabM ensembles; numeric embeddings offered when there are numbers to embed."""
+    from harness.data.columns import is_number
+
+    space = {
+        # linear is the ridge/logistic model trained by the same loop: small tables often want it.
+        "family": {"choice": ["linear", "mlp", "tabm"]},
+        "n_layers": {"int": [1, 3]},
+        "hidden": {"int": [32, 512], "log": True},
+        "activation": {"choice": ["relu", "silu"]},
+        "dropout": {"float": [0.0, 0.3]},
+        "ensemble_size": 8,
+    }
+    if any(is_number(features[c]) for c in features.columns):
+        space["embedding"] = {"choice": ["none", "plr"]}
+        space["embedding_scale"] = {"float": [0.01, 1.0], "log": True}
+    return space
 
 
 def quick_spec(data: str, target: str, task: str = "auto", name: str | None = None,
