@@ -156,7 +156,7 @@ def wins(entry: dict) -> bool:
 def markdown(results: list[dict]) -> str:
     lines = ["| table | rows | task | metric | champion test | best baseline test | winner | accuracy: champion / baseline | time |",
              "| --- | ---: | --- | --- | ---: | ---: | --- | --- | ---: |"]
-    for r in results:
+    for r in sorted(results, key=lambda r: list(TABLES).index(r["table"])):  # by size, whatever ran first
         p = r["primary"]
         acc = r.get("accuracy")
         accuracy = f"{acc['champion']:.3f} / {acc['baseline_test']:.3f} ({acc['baseline']})" if acc else ""
