@@ -37,8 +37,8 @@ class Predictor:
         meta = {"task": data.task, "target": data.target, "features": data.features, "classes": data.classes,
                 "target_transform": data.target_transform, "target_mean": data.target_mean,
                 "target_std": data.target_std, "n_in": data.n_features,
-                "n_out": output_width(data.task, data.n_classes, params.get("loss", "auto")), "input_shape": data.input_shape,
-                "n_numeric": data.n_numeric, "output_range": output_range_of(network)}
+                "n_out": output_width(data.task, data.n_classes, params.get("loss", "auto")),
+                "input_shape": data.input_shape, "n_numeric": data.n_numeric, "output_range": output_range_of(network)}
         return cls(data.preprocessor, network.cpu().eval(), params, meta)
 
     def save(self, folder: Path) -> dict[str, str]:

@@ -64,7 +64,7 @@ def check_table_options(spec: StudySpec, data: Prepared) -> None:
         raise HarnessError("data.numeric: images are standardized per channel; remove data.numeric")
     embedded = {f for f in values_of(spec.model.family) if "embedding" in FAMILY_PARAMS[f]}
     if embedded and set(values_of(spec.model.embedding)) - {"none"} and data.n_numeric == 0:
-        raise HarnessError(f"model.embedding: embeddings read numeric columns, and this {'data holds images' if images else 'table has none'}; "
-                           "use embedding: none")
+        what = "data holds images" if images else "table has none"
+        raise HarnessError(f"model.embedding: embeddings read numeric columns, and this {what}; use embedding: none")
     if images and spec.study.folds > 1:
         raise HarnessError("study.folds: cross-validation is for tables; use study.folds: 1 for images")

@@ -75,7 +75,8 @@ def cross_validate(spec: StudySpec, data: Prepared, folds: list[Fold], params: d
                             fold.data.output_range).to(fold.data.device)
         result = fit(model, fold.data, params, epochs=spec.train.epochs, patience=spec.train.early_stopping.patience,
                      metric=metric, minimize=spec.study.direction == "minimize", seed=seed,
-                     on_epoch=lambda epoch, scores, i=i: on_epoch(epoch, {f"fold{i}/{k}": v for k, v in scores.items()}))
+                     on_epoch=lambda epoch, scores, i=i: on_epoch(epoch, {f"fold{i}/{k}": v
+                                                                          for k, v in scores.items()}))
         losses.append(evaluate(model, fold.data, "val", loss_fn)["loss"] * len(fold.rows))
         best_epochs.append(result.best_epoch)
         epochs_run.append(result.epochs_run)
@@ -92,7 +93,8 @@ def cross_validate(spec: StudySpec, data: Prepared, folds: list[Fold], params: d
             running["loss"] = sum(losses) / len(rows)
             trial.report(running[metric], i)
             if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned after fold {i}: val/{metric} {running[metric]:.4g} on {len(rows)} rows")
+                raise optuna.TrialPruned(f"pruned after fold {i}: val/{metric} {running[metric]:.4g} "
+                                         f"on {len(rows)} rows")
     out_of_fold = _squeeze(out_of_fold, data.task)
     metrics = pooled_metrics(data, out_of_fold, np.arange(len(out_of_fold)))
     metrics["loss"] = sum(losses) / len(out_of_fold)

@@ -74,11 +74,14 @@ def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker
         return score_predictions(model.predict(data.raw["test"]), data.labels["test"], data.task, data.classes)
 
     test = {f"test/{k}": v for k, v in score_on_test(model_uri).items()}
+    if ensemble is not None:  # for the record, not for choosing: what the best trial alone scores on test
+        single = {f"test/{k}": v for k, v in score_on_test(best.user_attrs["model_uri"]).items()}
+        tracker.log_metrics(best.user_attrs["mlflow_run_id"], single)
     best_val = {k: v for k, v in tracker.client.get_run(run_id).data.metrics.items() if k.startswith("val/")}
     tracker.log_metrics(run_id, test)
     tracker.log_metrics(parent_id, {**best_val, **test, "best_trial": best.number})
-    tracker.set_tags(parent_id, {"harness.best_trial": str(best.number),
-                                 "harness.best_run_id": best.user_attrs["mlflow_run_id"], "harness.champion_run_id": run_id})
+    tracker.set_tags(parent_id, {"harness.best_trial": str(best.number), "harness.champion_run_id": run_id,
+                                 "harness.best_run_id": best.user_attrs["mlflow_run_id"]})
 
     test_metric = "test/" + bare(spec.study.metric)
     if test_metric not in test:

@@ -27,8 +27,9 @@ from harness.study.ensemble import save_selection, wants_ensemble
 
 
 class Objective:
-    """objective(trial): sample, build, train with report/should_prune each epoch, return the val metric
-    (or, in a multi-objective study, one value per objective, with no pruning)."""
+    """objective(trial): sample, build, train with report/should_prune each epoch (each fold, under
+    cross-validation), return the val metric (or, in a multi-objective study, one value per objective,
+    with no pruning)."""
 
     def __init__(self, spec: StudySpec, data: Prepared, tracker: Tracker, experiment_id: str, parent_id: str,
                  metric: str, inputs: list = ()):
