@@ -98,7 +98,7 @@ def cross_validate(spec: StudySpec, data: Prepared, folds: list[Fold], params: d
     out_of_fold = _squeeze(out_of_fold, data.task)
     metrics = pooled_metrics(data, out_of_fold, np.arange(len(out_of_fold)))
     metrics["loss"] = sum(losses) / len(out_of_fold)
-    predictor = EnsemblePredictor.of(members, [1.0] * len(members), {"folds": len(members)})
+    predictor = EnsemblePredictor.of(members, [1.0] * len(members), {**params, "folds": len(members)})
     summary = {"best_epoch": float(np.mean(best_epochs)), "epochs_run": float(np.mean(epochs_run)),
                "folds": len(members), **measured}
     return CrossValidated(predictor, out_of_fold, {f"val/{k}": v for k, v in metrics.items()}, summary)
