@@ -7,27 +7,49 @@ STORE := sqlite:///$(CURDIR)/mlruns/mlflow.db
 export MLFLOW_DISABLE_TELEMETRY := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install study test ui clean
+.PHONY: help install browser study test test-fast bench bench-gpu ui clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
+	@echo "install: .venv with torch 2.13 (CPU), mlflow 3.17, optuna 5 and the harness; usually 1 to 4 minutes"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "install: done; next: make study, make test, make ui"
 	touch $(STAMP)
+
+BENCH_STAMP := $(VENV)/.benchmark-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,benchmark]'
+	touch $(BENCH_STAMP)
 
 install: $(STAMP) ## Make .venv and install the harness with its pinned stack
 
 study: $(STAMP) ## Run the house-prices study on the embedded store (mlruns/)
 	$(BIN)/harness study experiments/house_prices.yaml
 
-test: $(STAMP) ## Run the whole test suite (real MLflow stores and Optuna storage in temp folders)
+browser: ## Install Debian's chromium for the browser test when it is missing (apt, about 20 s)
+	@command -v chromium >/dev/null || { echo "browser: installing chromium with apt-get"; \
+		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "browser: chromium could not be installed; the browser test will skip and say why"; }
+
+test: $(STAMP) browser ## Run the whole test suite, the browser test included (about 15 to 35 minutes here)
+	@echo "test: the whole suite, with real MLflow stores, Optuna storage and a headless browser"
 	$(BIN)/pytest -q
 
+test-fast: $(STAMP) ## The edit loop: every test not marked slow
+	$(BIN)/pytest -q -m "not slow"
+
+bench: $(BENCH_STAMP) ## Speed figures side by side (benchmarks/bench.py), written to benchmarks/results/
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench.py
+
+bench-gpu: $(BENCH_STAMP) ## The GPU figures (benchmarks/gpu.py); says so and stops where there is no CUDA
+	$(BIN)/python benchmarks/gpu.py
+
 ui: $(STAMP) ## Open the MLflow UI on the embedded store at http://127.0.0.1:5000
-	$(BIN)/mlflow ui --backend-store-uri $(STORE) --host 127.0.0.1 --port 5000 --workers 1
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri $(STORE) --host 127.0.0.1 --port 5000 --workers 1
 
 clean: ## Remove the embedded store's contents (runs, models, studies)
 	find mlruns -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

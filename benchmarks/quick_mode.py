@@ -157,6 +157,9 @@ def markdown(results: list[dict]) -> str:
     lines = ["| table | rows | task | metric | champion test | best baseline test | winner | accuracy: champion / baseline | time |",
              "| --- | ---: | --- | --- | ---: | ---: | --- | --- | ---: |"]
     for r in sorted(results, key=lambda r: list(TABLES).index(r["table"])):  # by size, whatever ran first
+        if "error" in r:
+            lines.append(f"| {r['table']} | | | | failed: see the JSON | | | | {r['seconds'] / 60:.1f} min |")
+            continue
         p = r["primary"]
         acc = r.get("accuracy")
         accuracy = f"{acc['champion']:.3f} / {acc['baseline_test']:.3f} ({acc['baseline']})" if acc else ""
@@ -186,18 +189,26 @@ def main() -> None:
         def one(name: str) -> None:
             folder = (args.keep or Path(tmp)) / name
             folder.mkdir(parents=True)
-            result = run_table(name, folder, extra)
-            p = result["primary"]
+            started = time.perf_counter()
+            try:
+                result = run_table(name, folder, extra)
+            except Exception as err:  # noqa: BLE001  (one table's failure is a result; the others still run)
+                result = {"table": name, "error": str(err)[-3000:], "seconds": time.perf_counter() - started}
             with lock:
                 results[name] = result
-                print(f"{name}: {p['metric']} champion {fmt(p['champion'])} vs {fmt(p['baseline_test'])} "
-                      f"({p['baseline']}) in {result['seconds']:.0f}s, load {result['load']}", file=sys.stderr,
-                      flush=True)
+                if "error" in result:
+                    print(f"{name}: FAILED after {result['seconds']:.0f}s: {result['error']}", file=sys.stderr,
+                          flush=True)
+                else:
+                    p = result["primary"]
+                    print(f"{name}: {p['metric']} champion {fmt(p['champion'])} vs {fmt(p['baseline_test'])} "
+                          f"({p['baseline']}) in {result['seconds']:.0f}s, load {result['load']}",
+                          file=sys.stderr, flush=True)
                 if args.json:  # in table order, whichever finished first
                     args.json.write_text(json.dumps([results[n] for n in args.tables if n in results], indent=2))
 
         with ThreadPoolExecutor(args.jobs) as pool:
-            list(pool.map(one, args.tables))  # list(): a table's exception surfaces here
+            list(pool.map(one, args.tables))
     print(markdown([results[n] for n in args.tables]))
 
 

@@ -21,16 +21,17 @@ def run_study(spec, **options):
 def load_model(uri: str, tracking_uri: str | None = None):
     """The MLflow pyfunc model behind a URI such as `models:/house-prices@champion`, from `tracking_uri`
     (default: $MLFLOW_TRACKING_URI, else the embedded store in ./mlruns)."""
-    from harness.record.tracking import default_tracking_uri
+    from harness.record.store import default_tracking_uri
     from harness.serve.predict import load_model as _load_model
 
     return _load_model(uri, tracking_uri or default_tracking_uri())
 
 
-def predict(uri: str, frame, tracking_uri: str | None = None):
+def predict(uri: str, frame, tracking_uri: str | None = None, strict: bool = False):
     """Predictions of the model at `uri` for a raw DataFrame (extra columns are ignored), or for raw
-    images (a numpy array (N, H, W) or (N, C, H, W)) with a model of images."""
-    from harness.record.tracking import default_tracking_uri
+    images (a numpy array (N, H, W) or (N, C, H, W)) with a model of images. Values the model has to
+    guess about are Python warnings, or a HarnessError with `strict`."""
+    from harness.record.store import default_tracking_uri
     from harness.serve.predict import predict as _predict
 
-    return _predict(uri, frame, tracking_uri or default_tracking_uri())
+    return _predict(uri, frame, tracking_uri or default_tracking_uri(), strict=strict)

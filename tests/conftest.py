@@ -25,6 +25,14 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def pytest_configure(config) -> None:
+    """One torch thread in the test process, as a study's default (train.threads): tests that call `fit`
+    directly would otherwise run two threads, which collapse many times over on a busy machine."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """`gpu` tests need a CUDA device: skipped, with the reason, on a machine without one."""
     import torch

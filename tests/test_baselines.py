@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import mlflow_client, run_cli
+from stores import Store, store  # noqa: F401  (the shared-store fixture)
 
 import harness
 from harness.record.baselines import Baseline, comparison_line
@@ -78,6 +79,7 @@ def test_classification_baselines_and_the_switch_that_turns_them_off(workdir: Pa
     assert float(baselines["logistic_regression"].data.params["C"]) in np.logspace(-3, 3, 7)
     assert result.vs_baselines.startswith("test/log_loss ")  # the study metric of breast_cancer.yaml
     assert [b.name for b in result.baselines] == ["logistic_regression", "hist_gradient_boosting"]
+    assert all(b.bound is None for b in result.baselines)  # a small table: within budget, nothing bounded
 
     off = harness.run_study("experiments/breast_cancer.yaml", trials=1, echo=lambda line: None,
                             overrides=["train.epochs=2", "baselines=false", "name=breast-cancer-plain"])
@@ -144,3 +146,53 @@ def test_baselines_fit_a_log_target_on_the_log_scale_and_report_original_units()
         assert log_fit.params["target_transform"] == "log" and plain_fit.params["target_transform"] == "none"
         assert 5_000 < log_fit.metrics["test/rmse"] < 50_000  # dollars, not log-dollars
         assert log_fit.metrics["test/rmse"] != plain_fit.metrics["test/rmse"]
+
+
+def test_a_study_too_small_for_its_baselines_bounds_them_says_so_and_bounds_their_threads(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from threadpoolctl import threadpool_info
+
+    from harness.record import baselines, budget
+    from harness.spec.schema import build_spec
+
+    monkeypatch.setattr(budget, "MIN_BUDGET", 0.01)  # one epoch of one trial: the budget is next to nothing
+    threads = []
+    fit = baselines.fit_classification
+
+    def watched(*args, **kwargs):
+        threads.extend(pool["num_threads"] for pool in threadpool_info())
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(baselines, "fit_classification", watched)
+    spec = build_spec({"name": "bounded", "data": {"source": "sklearn:digits", "kind": "table"},
+                       "train": {"epochs": 1, "batch_size": 256}, "study": {"trials": 1}}, "t.yaml")
+    lines = []
+    result, _ = store.run(spec, "bounded-baselines", echo=lines.append)
+    assert threads and set(threads) == {1}  # OpenMP and BLAS pools held to the study's one thread
+    n_train = 1257
+    notes = [line for line in lines if "note: baseline" in line]
+    assert any(f"hist_gradient_boosting fitted on 1,000 of {n_train:,} training rows and stopped at 20 boosting "
+               "iterations" in line for line in notes), notes
+    boosted = next(b for b in result.baselines if b.name == "hist_gradient_boosting")
+    assert boosted.params["n_iter"] == 20 and boosted.params["train_rows"] == 1000
+    run = mlflow_client().get_run(boosted.run_id)
+    assert run.data.tags["harness.bound"] == boosted.bound and "about a tenth" in boosted.bound
+    assert run.data.params["train_rows"] == "1000"
+
+
+def test_the_budget_is_a_tenth_of_the_expected_study_and_bounds_only_large_data() -> None:
+    from harness.record.budget import MIN_BUDGET, bounds, expected_study_seconds
+    from harness.spec.schema import build_spec
+
+    spec = build_spec({"name": "b", "data": {"source": "x.csv"}, "model": {"hidden": {"int": [16, 128]}},
+                       "train": {"epochs": 100, "batch_size": {"choice": [64, 256]},
+                                 "early_stopping": {"patience": 10}}, "study": {"trials": 30}}, "t.yaml")
+    small, large = expected_study_seconds(spec, 1_000, 20), expected_study_seconds(spec, 1_000_000, 20)
+    assert 500 < large / small < 1500  # linear in the rows, give or take the fixed cost of a step
+    assert bounds(spec, 1_000, 20, None, 500).rows is None  # a small table: nothing to bound
+    big = bounds(spec, 1_000_000, 20, None, 500)  # 30 long trials: boosting is capped, every row is used
+    assert big.seconds == pytest.approx(max(MIN_BUDGET, 0.1 * large))
+    assert big.rows is None and 20 <= big.boosting_iterations < 500
+    short = bounds(spec.model_copy(update={"study": spec.study.model_copy(update={"trials": 1})}), 1_000_000, 20,
+                   None, 500)  # one trial: too little time for every row
+    assert short.rows is not None and 1000 <= short.rows < 1_000_000 and short.boosting_iterations == 20

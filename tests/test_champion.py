@@ -34,7 +34,7 @@ def test_champion_predicts_in_a_fresh_process_and_keeps_its_alias(workdir: Path)
     run_cli("predict", "models:/house-prices@champion", HOUSES, "-o", "predictions.csv")
     fresh = pd.read_csv(workdir / "predictions.csv")
     raw = pd.read_csv(workdir / HOUSES)
-    assert list(fresh.columns) == ["prediction"] and len(fresh) == len(raw)
+    assert list(fresh.columns) == ["row", "prediction"] and len(fresh) == len(raw)  # keyed by the row's position
     # The study's own model (the best trial's run) gives the same numbers on the same rows.
     own = harness.predict(f"runs:/{champion.run_id}/model", raw)
     np.testing.assert_allclose(fresh["prediction"].to_numpy(), own["prediction"].to_numpy(), rtol=1e-6)
@@ -52,11 +52,13 @@ def test_champion_predicts_in_a_fresh_process_and_keeps_its_alias(workdir: Path)
 @pytest.mark.slow
 def test_text_labels_round_trip_through_quick_mode(workdir: Path) -> None:
     """A yes/no target with no study file: classes are encoded for training and decoded in predictions."""
-    out = run_cli("study", "--data", HOUSES, "--target", "aircon", "--trials", "2", "--set", "train.epochs=5")
+    out = run_cli("study", "--data", HOUSES, "--target", "aircon", "--trials", "2", "--set", "train.epochs=5",
+                  "--set", "baselines=false")
     assert "classification of 'aircon'" in out.stdout
     predictions = run_cli("predict", "models:/house-prices@champion", HOUSES).stdout.splitlines()
-    assert predictions[0] == "prediction,proba_no,proba_yes"
-    assert {line.split(",")[0] for line in predictions[1:]} <= {"yes", "no"}
+    assert predictions[0] == "row,prediction,proba_no,proba_yes"  # the row's position keys each prediction
+    assert {line.split(",")[1] for line in predictions[1:]} <= {"yes", "no"}
+    assert [line.split(",")[0] for line in predictions[1:3]] == ["0", "1"]
     assert len(predictions) == 1 + len(pd.read_csv(workdir / HOUSES))
 
 

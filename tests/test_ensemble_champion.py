@@ -53,8 +53,12 @@ def test_the_registered_ensemble_predicts_raw_rows_in_a_fresh_process(workdir: P
     client = mlflow_client()
     champion = client.get_model_version_by_alias("mixed-houses", "champion")
     run = client.get_run(champion.run_id)
-    assert run.data.tags["harness.role"] == "ensemble" and run.info.run_name == "ensemble"
+    assert run.data.tags["harness.role"] == "ensemble" and run.info.run_name == "ensemble (champion)"
+    assert run.data.tags["harness.mark"] == "champion" and "Ensemble of trials" in run.data.tags["mlflow.note.content"]
     parent_id = run.data.tags["mlflow.parentRunId"]
+    best = client.get_run(client.get_run(parent_id).data.tags["harness.best_run_id"])
+    assert best.info.run_name.endswith("(best)") and "a member of the ensemble" in best.data.tags["mlflow.note.content"]
+    assert "predicted_vs_actual.png" in {f.path.split("/")[-1] for f in client.list_artifacts(run.info.run_id, "plots")}
     record = json.loads(Path(client.download_artifacts(parent_id, "ensemble.json", str(workdir))).read_text())
     assert len(record["trials"]) >= 2 and sum(record["weights"]) == pytest.approx(1.0)
     assert record["ensemble"] < record["best_single"], "chosen only because it beats the best trial on validation"
@@ -94,7 +98,7 @@ def test_cross_validated_trials_score_out_of_fold_and_average_their_fold_models(
     for trial in study.trials:
         run_id = trial.user_attrs["mlflow_run_id"]
         metrics = client.get_run(run_id).data.metrics
-        assert {"fold0/val/rmse", "fold1/train/loss", "fold2/val/loss"} <= metrics.keys() and metrics["folds"] == 3
+        assert {"epoch/fold0/val/rmse", "epoch/fold1/train/loss", "epoch/fold2/val/loss"} <= metrics.keys() and metrics["folds"] == 3
         # The trial's score is the metric of all out-of-fold predictions together.
         path = client.download_artifacts(run_id, "selection_predictions.npy", str(store.root))
         out_of_fold = np.load(path)

@@ -23,6 +23,7 @@ data: {source: digits_png, split: {val: 0.2, test: 0.2, seed: 0}}
 model: {family: cnn, conv_blocks: 2, channels: 8, norm: batch, hidden: 0}
 train: {lr: 0.01, batch_size: 32, epochs: 4, augment: {shift: 1}}
 study: {trials: 1, pruner: none}
+baselines: false
 """
 
 

@@ -25,6 +25,7 @@ train:
   epochs: 30
   early_stopping: {patience: 30}
 study: {trials: 14, sampler: random, pruner: median, seed: 3}
+baselines: false
 """
 
 STATUS_OF = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
@@ -56,18 +57,24 @@ def test_run_tree_states_metrics_models_and_resume(workdir: Path) -> None:
     for trial in trials:
         run = by_number[trial.number]
         seen_states.add(trial.state.name)
-        assert run.info.run_name == f"trial-{trial.number}"
+        assert run.info.run_name.startswith(f"trial-{trial.number}")  # + (champion), (pruned), (failed)
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert run.info.status == STATUS_OF[trial.state.name]
         assert run.data.params["lr"] == str(trial.params["lr"])
         assert run.data.tags["harness.study"] == "states" and "mlflow.source.git.commit" in run.data.tags
         if trial.state.name == "FAIL":
             assert "diverged" in run.data.tags["harness.reason"]
+            assert run.info.run_name == f"trial-{trial.number} (failed)"
+        if trial.state.name == "PRUNED":  # the UI draws KILLED like FAILED: the name tells them apart
+            assert run.info.run_name == f"trial-{trial.number} (pruned)"
         if trial.state.name == "COMPLETE":
-            history = client.get_metric_history(run.info.run_id, "val/rmse")
+            history = sorted(client.get_metric_history(run.info.run_id, "epoch/val/rmse"), key=lambda m: m.step)
             epochs_run = int(run.data.metrics["epochs_run"])
-            assert [m.step for m in history] == list(range(epochs_run + 1))  # + the restored best epoch
-            assert len(client.get_metric_history(run.info.run_id, "train/loss")) == epochs_run
+            assert [m.step for m in history] == list(range(epochs_run))  # the curve ends at the last epoch
+            assert len(client.get_metric_history(run.info.run_id, "epoch/train/loss")) == epochs_run
+            # The summary is one value: the restored best epoch's, which is what Optuna ranked.
+            assert len(client.get_metric_history(run.info.run_id, "val/rmse")) == 1
+            assert history[int(run.data.metrics["best_epoch"])].value == pytest.approx(trial.value)
             assert run.data.metrics["val/rmse"] == pytest.approx(trial.value)
             model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
             rows = pd.read_csv(workdir / "experiments/data/house_prices.csv").head(3)

@@ -75,7 +75,7 @@ def test_bad_text_columns_are_clear_errors(text: list[str], fragment: str) -> No
 @pytest.mark.slow
 def test_text_model_predicts_from_raw_text_in_a_fresh_process(workdir: Path) -> None:
     out = run_cli("study", "experiments/scipy_docs.yaml", "--trials", "1", "--set", "train.epochs=10",
-                  "--set", "model.family=mlp")
+                  "--set", "model.family=mlp", "--set", "baselines=false")
     assert "promoted to @champion" in out.stdout
     rows = pd.DataFrame({
         "summary": ["Compute the eigenvalues of a square matrix.", "Perform a t-test on two independent samples.",
@@ -86,10 +86,10 @@ def test_text_model_predicts_from_raw_text_in_a_fresh_process(workdir: Path) -> 
     rows.to_csv(workdir / "new_docs.csv", index=False)
     run_cli("predict", "models:/scipy-docs@champion", "new_docs.csv", "-o", "predictions.csv")
     fresh = pd.read_csv(workdir / "predictions.csv")
-    assert list(fresh.columns[:2]) == ["prediction", "proba_linalg"] and len(fresh) == 3
+    assert list(fresh.columns[:3]) == ["row", "prediction", "proba_linalg"] and len(fresh) == 3
     assert set(fresh["prediction"]) <= {"linalg", "ndimage", "optimize", "signal", "special", "stats"}
     own = harness.predict("models:/scipy-docs@champion", pd.read_csv(workdir / "new_docs.csv"))
-    np.testing.assert_allclose(fresh.iloc[:, 1:].to_numpy(), own.iloc[:, 1:].to_numpy(), rtol=1e-5)
+    np.testing.assert_allclose(fresh.iloc[:, 2:].to_numpy(), own.iloc[:, 1:].to_numpy(), rtol=1e-5)
     # The text decides: the same rows with their sentences swapped get other answers.
     swapped = rows.assign(summary=rows["summary"][::-1].to_numpy())
     assert list(harness.predict("models:/scipy-docs@champion", swapped)["prediction"]) != list(fresh["prediction"])

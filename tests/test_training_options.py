@@ -259,6 +259,7 @@ data: {source: 'sklearn:breast_cancer'}
 model: {family: mlp, n_layers: 1, hidden: 16}
 train: {loss: bce, optimizer: adamw, lr: 0.01, schedule: cosine, grad_clip: 1.0, epochs: 4}
 study: {trials: 1, metric: val/roc_auc}
+baselines: false
 """
 
 
@@ -272,7 +273,7 @@ def test_bce_study_registers_a_model_that_predicts_labels_and_probabilities(work
     version = client.get_model_version_by_alias("cancer-bce", "champion")
     run = client.get_run(version.run_id)
     assert run.data.params["loss"] == "bce" and run.data.metrics["test/roc_auc"] > 0.9
-    lr = [m.value for m in client.get_metric_history(version.run_id, "train/lr")]
+    lr = [m.value for m in client.get_metric_history(version.run_id, "epoch/train/lr")]
     assert len(lr) == 4 and lr[0] == pytest.approx(0.01) and lr[-1] < lr[0]
 
     from sklearn.datasets import load_breast_cancer
@@ -281,7 +282,7 @@ def test_bce_study_registers_a_model_that_predicts_labels_and_probabilities(work
     bunch.frame.drop(columns=["target"]).head(30).to_csv(workdir / "rows.csv", index=False)
     run_cli("predict", "models:/cancer-bce@champion", "rows.csv", "-o", "predicted.csv")  # a fresh process
     predicted = pd.read_csv(workdir / "predicted.csv")
-    assert list(predicted.columns) == ["prediction", "proba_benign", "proba_malignant"]
+    assert list(predicted.columns) == ["row", "prediction", "proba_benign", "proba_malignant"]
     np.testing.assert_allclose(predicted["proba_benign"] + predicted["proba_malignant"], 1.0, rtol=1e-6)
     assert (predicted["prediction"] == np.where(predicted["proba_malignant"] > 0.5, "malignant", "benign")).all()
     truth = bunch.target_names[bunch.target.head(30)]

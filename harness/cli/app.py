@@ -8,6 +8,7 @@ its traceback.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from typing import NoReturn
 
@@ -17,23 +18,46 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Hyperparameter studies of PyTorch models, tracked in MLflow, ending in a registered champion.")
 
 
+def one_line(message: str) -> str:
+    """A message on one line, however many lines a library's text had."""
+    return " ".join(message.split())
+
+
 def fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {one_line(message)}", err=True)
     raise typer.Exit(2)
 
 
+def run(args: list[str] | None = None) -> NoReturn:
+    """Run the app. A mistake on the command line (an unknown option, `--trials 0`) is one line like every
+    other error, not Typer's box of usage text."""
+    args = sys.argv[1:] if args is None else list(args)
+    if not args:
+        app(args=args)  # plain `harness`: the help is the answer (and Typer exits)
+    try:
+        code = app(args=args, standalone_mode=False)
+    except typer.TyperException as err:  # Typer's usage errors (bad option, bad value) and file errors
+        ctx = getattr(err, "ctx", None)
+        command = ctx.command_path if ctx is not None else "harness"
+        typer.echo(f"error: {command}: {one_line(err.format_message())} (see {command} --help)", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    sys.exit(code or 0)
+
+
 def quiet_libraries() -> None:
-    """No telemetry (there is no network) and none of the deprecation chatter of the stack's versions."""
+    """No telemetry (there is no network) and none of the deprecation chatter of the stack's versions.
+    Set before MLflow is imported (it is imported later, when a command first needs it: a second saved)."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow configures its loggers on import from it
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*noload.*")
     warnings.filterwarnings("ignore", module="mlflow")
     import logging
 
-    import mlflow  # noqa: F401  (it configures its loggers on import; quiet them after that)
-
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)

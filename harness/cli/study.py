@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -29,6 +28,9 @@ def study(
     warm_start_from: Optional[str] = typer.Option(None, "--warm-start-from", metavar="STUDY",
                                                   help="Try the best 3 trials of this earlier study (same "
                                                        "Optuna storage) first."),
+    drop: list[str] = typer.Option([], "--drop", metavar="COL[,COL]",
+                                   help="Quick mode: columns to leave out (identifiers are dropped anyway)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, only the summary at the end."),
 ) -> None:
     """Run (or resume) a study: every trial a child run in MLflow, the best one registered as champion."""
     if (study_file is None) == (data is None):
@@ -37,41 +39,32 @@ def study(
         fail(f"--data {data} needs --target COLUMN: the column to predict")
     if task not in ("auto", "regression", "classification"):
         fail(f"--task must be auto, regression or classification, got {task!r}")
+    if drop and study_file is not None:
+        fail("--drop is for quick mode (--data); in a study file, list the columns under data.drop")
     quiet_libraries()
-    try:
-        from harness.spec.quick import quick_spec
-        from harness.spec.schema import load_spec
+    from harness.cli.progress import Progress
+    from harness.cli.summary import summary
 
-        spec = load_spec(study_file, set_) if study_file else quick_spec(data, target, task, name, set_)
+    progress = Progress.for_terminal(quiet)
+    try:
+        if study_file:
+            from harness.spec.schema import load_spec
+
+            spec = load_spec(study_file, set_)
+        else:
+            from harness.spec.quick import quick_spec  # pandas: imported only when a table is read
+
+            dropped = [c.strip() for item in drop for c in item.split(",") if c.strip()]
+            spec = quick_spec(data, target, task, name, set_, drop=dropped)
         if study_file is None:
-            typer.echo(f"quick mode: {spec.description}")
+            progress.echo(f"quick mode: {spec.description}")
         from harness.study import run_study
 
         result = run_study(spec, trials=trials, timeout=timeout, storage=storage, tracking_uri=tracking_uri,
-                           warm_start_from=warm_start_from, echo=typer.echo)
+                           warm_start_from=warm_start_from, echo=progress.echo, progress=progress)
     except HarnessError as err:
         fail(str(err))
-    typer.echo(summary(result))
+    finally:
+        progress.close()
+    typer.echo(summary(result, spec))
 
-
-def summary(result) -> str:
-    states = ", ".join(f"{n} {s.lower()}" for s, n in sorted(result.states.items()))
-    fmt = lambda metrics: "  ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()))
-    store = result.tracking_uri
-    ui = (f"mlflow ui --backend-store-uri {store}" if store.startswith(("sqlite:", "postgresql", "mysql"))
-          else f"open {store}")
-    uri = f"models:/{result.model_name}@{result.alias}"
-    env = "" if os.environ.get("MLFLOW_TRACKING_URI") == store else f"MLFLOW_TRACKING_URI={store} "
-    return "\n".join([
-        "",
-        f"study {result.name}: {states}",
-        f"best trial   {result.best_trial}",
-        *([f"ensemble     {result.ensemble}"] if result.ensemble else []),
-        *([f"selection    {result.selection}"] if result.selection else []),
-        f"  validation {fmt(result.best_val)}",
-        f"  test       {fmt(result.test)}",
-        *([f"vs baselines {result.vs_baselines}"] if result.vs_baselines else []),
-        f"champion     {result.decision.message}",
-        f"compare runs {ui}   (experiment {result.experiment_id}, parent run {result.parent_run_id})",
-        f"predict      {env}harness predict {uri} {'IMAGES.npz' if result.images else 'YOUR.csv'}",
-    ])

@@ -93,6 +93,17 @@ def check_layout(images: np.ndarray, where: str) -> np.ndarray:
     return images
 
 
+def check_image_folder(folder: Path) -> None:
+    """A folder source is images: one sub-folder of image files per class. A folder without sub-folders is
+    answered with what it holds, so a folder of tables is not answered with talk of images."""
+    if any(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir()):
+        return  # class sub-folders: read_labelled_folder says what is wrong with them, if anything
+    tables = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq"))
+    holds = f"it holds {tables[0]}: give that file as data.source" if tables else "it has no class sub-folders"
+    raise HarnessError(f"data.source: {folder} is a folder, read as images (one sub-folder of image files per "
+                       f"class), but {holds}; a table is one .csv or .parquet file")
+
+
 def read_labelled_folder(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """One sub-folder per class, named after it; every image resized to the most common size."""
     classes = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,12 +18,24 @@ from sklearn.model_selection import train_test_split
 from harness.data.columns import (
     as_model_input,
     build_preprocessor,
+    detect_date_columns,
     detect_text_columns,
     is_number,
     numeric_width,
 )
-from harness.data.images import ImageScaler, is_image_source, load_images
+from harness.data.images import ImageScaler, check_image_folder, is_image_source, load_images
+from harness.data.profile import near_copies, treatments
 from harness.data.sources import load_source
+from harness.data.values import (
+    MIN_CLASS_ROWS,
+    check_class_sizes,
+    check_classes_trainable,
+    check_encoded,
+    check_numbers,
+    check_regression_target,
+    check_row_count,
+    rare_classes,
+)
 from harness.data.target import (
     TARGET_TRANSFORMS,
     decode_target,
@@ -54,8 +67,10 @@ class Prepared:
     device: torch.device
     notes: list[str] = field(default_factory=list)
     target_transform: str = "standardize"  # regression: standardize, log or none
+    columns: list[tuple[str, str, str]] = field(default_factory=list)  # (column, treatment, detail), tables
     numeric: str = "standard"  # how numeric columns are scaled (data/scaling.py); tables only
     text: list[str] | None = None  # the text columns, fixed once so every refit encodes the same columns
+    dates: list[str] | None = None  # the date columns, fixed once likewise
     _variants: dict = field(default_factory=dict, repr=False, compare=False)  # numeric scaling -> Prepared
 
     @property
@@ -118,7 +133,8 @@ def digest_of(frame: pd.DataFrame) -> str:
 
 def prepare(source: str, target: str | None, task: str, val: float, test: float, seed: int,
             device: str = "auto", target_transform: str = "standardize", kind: str = "auto",
-            text: list[str] | None = None, numeric: str = "standard") -> Prepared:
+            text: list[str] | None = None, drop: list[str] | dict[str, str] | None = None,
+            numeric: str = "standard") -> Prepared:
     """Load, split, fit the preprocessor on the training rows only, and move every split to the device.
 
     Regression targets are encoded by `target_transform` (standardize, log, none) for training only:
@@ -126,50 +142,73 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
     if kind == "images" or kind == "auto" and is_image_source(source):
         if text:
             raise HarnessError(f"data.text: {source} holds images, which have no text columns; remove data.text")
+        if drop:
+            raise HarnessError(f"data.drop: {source} holds images, which have no columns; remove data.drop")
         return prepare_images(source, target, task, val, test, seed, device)
     if kind == "table" and is_image_source(source):
         raise HarnessError(f"data.kind: {source} holds images, not a table; use data.kind: images (or auto)")
     frame, target = load_source(source, target, seed)
+    frame, dropped = _drop_columns(frame, target, drop or [], source)
     notes = []
+    features = [c for c in frame.columns if c != target]
+    check_numbers(frame, features, "data.source")  # before any row is dropped, so row numbers match the file
     missing = frame[target].isna()
     if missing.all():
         raise HarnessError(f"data.target: column {target!r} has no values")
     if missing.any():
         notes.append(f"dropped {int(missing.sum())} rows with no {target!r}")
         frame = frame.loc[~missing].reset_index(drop=True)
+    check_row_count(len(frame))
     task = infer_task(frame[target]) if task == "auto" else task
     if task == "regression" and not pd.api.types.is_numeric_dtype(frame[target]):
         raise HarnessError(f"task: regression needs a numeric target, but {target!r} holds text; use task: classification")
+    if task == "regression":
+        check_numbers(frame, [target], "data.target")
+        check_regression_target(frame[target], target)
     if target_transform not in TARGET_TRANSFORMS:
         raise HarnessError(f"data.target_transform: {target_transform!r} is not one of {', '.join(TARGET_TRANSFORMS)}")
     non_positive = int((frame[target] <= 0).sum()) if task == "regression" else 0
     if target_transform == "log" and non_positive:
         raise HarnessError(f"data.target_transform: log needs targets above 0, but {target!r} has {non_positive} "
                            f"value(s) <= 0 (smallest {frame[target].min():g}); use standardize")
-    features = [c for c in frame.columns if c != target]
+    notes += near_copies(frame, target, task)
     raw_features = as_model_input(frame[features])
-    labels = frame[target].to_numpy()
+    labels = frame[target].to_numpy().copy()  # not a view that would keep the whole table alive
 
+    if task == "classification":
+        check_class_sizes(labels, target)
     parts = _split(len(frame), labels if task == "classification" else None, val, test, seed, notes)
     raw = {name: raw_features.iloc[idx].reset_index(drop=True) for name, idx in parts.items()}
     split_labels = {name: labels[idx] for name, idx in parts.items()}
-    text = _check_text(text, raw_features)
-    text = detect_text_columns(raw["train"]) if text is None else text
+    if task == "classification":
+        check_classes_trainable(labels, split_labels, target)
+    digest = digest_of(frame)
+    del frame, raw_features  # the splits hold every row now: free the whole table before the preprocessing
+
+    # Text and date columns are decided once, on the training rows: a refit (another numeric scaling, a
+    # cross-validation fold) must encode the same columns the same way.
+    dates = detect_date_columns(raw["train"])
+    text = _check_text(text, raw["train"])
+    text = [c for c in (detect_text_columns(raw["train"]) if text is None else text) if c not in dates]
     classes = _classes(labels, target) if task == "classification" else None
-    template = Prepared(task, target, features, None, classes, 0.0, 1.0, {}, {}, {}, {}, digest_of(frame),
-                        pick_device(device), notes, target_transform if task == "regression" else "standardize",
-                        text=text)
-    return encode_table(template, raw, split_labels, numeric)
+    template = Prepared(task, target, features, None, classes, 0.0, 1.0, {}, {}, {}, {}, digest, pick_device(device),
+                        notes, target_transform if task == "regression" else "standardize", text=text, dates=dates)
+    prepared = encode_table(template, raw, split_labels, numeric)
+    prepared.columns = treatments(prepared.preprocessor, dropped)
+    return prepared
 
 
 def encode_table(like: Prepared, raw: dict[str, pd.DataFrame], labels: dict[str, np.ndarray],
                  numeric: str) -> Prepared:
     """A Prepared for these rows, split as given, like `like` in every other respect (task, classes, text
-    columns, target transform, device): the preprocessor and the target's scale are fitted on raw['train']."""
-    preprocessor = build_preprocessor(raw["train"], like.text, numeric).fit(raw["train"])
+    and date columns, target transform, device): the preprocessor and the target's scale are fitted on
+    raw['train']."""
+    preprocessor = build_preprocessor(raw["train"], like.text, like.dates, numeric).fit(raw["train"])
     dev = like.device
-    X = {name: torch.as_tensor(preprocessor.transform(part), dtype=torch.float32, device=dev)
-         for name, part in raw.items()}
+    encoded = {name: preprocessor.transform(part) for name, part in raw.items()}
+    for name, values in encoded.items():
+        check_encoded(values, preprocessor.get_feature_names_out(), name)
+    X = {name: torch.as_tensor(values, dtype=torch.float32, device=dev) for name, values in encoded.items()}
     mean, std = 0.0, 1.0
     if like.task == "classification":
         index = {label: i for i, label in enumerate(like.classes)}
@@ -182,12 +221,20 @@ def encode_table(like: Prepared, raw: dict[str, pd.DataFrame], labels: dict[str,
                    labels=labels, numeric=numeric, _variants={})
 
 
-def _classes(labels: np.ndarray, target: str) -> list:
-    """Classes in a stable order: the order of the network's outputs."""
-    classes = sorted(pd.unique(labels), key=str)
-    if len(classes) < 2:
-        raise HarnessError(f"data.target: {target!r} has a single class {classes[0]!r}; nothing to classify")
-    return [c.item() if isinstance(c, np.generic) else c for c in classes]
+def _drop_columns(frame: pd.DataFrame, target: str, drop: list[str] | dict[str, str],
+                  source: str) -> tuple[pd.DataFrame, dict]:
+    """The table without the columns `data.drop` names; returns it and {column: why} for the report."""
+    reasons = dict(drop) if isinstance(drop, dict) else {c: "named in data.drop" for c in drop}
+    drop = list(reasons)
+    unknown = [c for c in drop if c not in frame.columns]
+    if unknown:
+        shown = ", ".join(map(str, frame.columns[:20])) + (" ..." if len(frame.columns) > 20 else "")
+        raise HarnessError(f"data.drop: column {unknown[0]!r} is not in {source}; its columns are: {shown}")
+    if target in drop:
+        raise HarnessError(f"data.drop: {target!r} is the target; it cannot be dropped")
+    if len(drop) >= frame.shape[1] - 1:
+        raise HarnessError(f"data.drop: dropping {', '.join(drop)} leaves no feature column besides the target")
+    return frame.drop(columns=drop), reasons
 
 
 def _class_targets(labels: np.ndarray, split_labels: dict[str, np.ndarray], target: str,
@@ -199,13 +246,24 @@ def _class_targets(labels: np.ndarray, split_labels: dict[str, np.ndarray], targ
     return classes, y
 
 
+def _classes(labels: np.ndarray, target: str) -> list:
+    """Classes in a stable order: the order of the network's outputs."""
+    classes = sorted(pd.unique(labels), key=str)
+    if len(classes) < 2:
+        raise HarnessError(f"data.target: {target!r} has a single class {classes[0]!r}; nothing to classify")
+    return [c.item() if isinstance(c, np.generic) else c for c in classes]
+
+
 def prepare_images(source: str, target: str | None, task: str, val: float, test: float, seed: int,
                    device: str = "auto") -> Prepared:
     """Images to (N, C, H, W) tensors: pixels scaled and standardized with the training images' statistics."""
+    if Path(source).is_dir():
+        check_image_folder(Path(source))
     if task == "regression":
         raise HarnessError("task: images are for classification here; use task: classification (or auto)")
     images, labels, target = load_images(source, target)
     notes: list[str] = []
+    check_class_sizes(labels, target)
     parts = _split(len(images), labels, val, test, seed, notes)
     raw = {name: images[idx] for name, idx in parts.items()}
     split_labels = {name: labels[idx] for name, idx in parts.items()}
@@ -230,17 +288,34 @@ def _check_text(text: list[str] | None, features: pd.DataFrame) -> list[str] | N
 
 def _split(n: int, stratify_by: np.ndarray | None, val: float, test: float, seed: int,
            notes: list[str]) -> dict[str, np.ndarray]:
-    """Row indices of train/val/test, stratified by class when it can be, reproducible from the seed."""
-    if n < 10:
-        raise HarnessError(f"data: only {n} rows; a study needs at least 10 to split into train/val/test")
-    index = np.arange(n)
+    """Row indices of train/val/test, stratified by class when it can be, reproducible from the seed.
+
+    Rows of a class too rare to appear in every split go to training only: a class with no training rows
+    could never be learned, and the reference models refuse labels they were not fitted on."""
+    check_row_count(n)
+    index, train_only = np.arange(n), np.arange(0)
+    if stratify_by is not None:
+        rare = rare_classes(stratify_by)
+        if rare:
+            in_rare = pd.Series(stratify_by).isin(rare).to_numpy()
+            index, train_only = index[~in_rare], index[in_rare]
+            notes.append(f"{len(rare)} class(es) with fewer than {MIN_CLASS_ROWS} rows are in the training split "
+                         f"only: {', '.join(map(repr, rare[:5]))}{', ...' if len(rare) > 5 else ''}")
+    parts = _shuffle_split(index, stratify_by, val, test, seed, notes)
+    parts["train"] = np.concatenate([parts["train"], train_only])
+    return parts
+
+
+def _shuffle_split(index: np.ndarray, stratify_by: np.ndarray | None, val: float, test: float, seed: int,
+                   notes: list[str]) -> dict[str, np.ndarray]:
+    strata = None if stratify_by is None else stratify_by[index]
     try:
-        rest, test_idx = train_test_split(index, test_size=test, random_state=seed, stratify=stratify_by)
+        rest, test_idx = train_test_split(index, test_size=test, random_state=seed, stratify=strata)
         train_idx, val_idx = train_test_split(rest, test_size=val / (1 - test), random_state=seed,
                                               stratify=None if stratify_by is None else stratify_by[rest])
     except ValueError:
         if stratify_by is None:
             raise
         notes.append("a class has too few rows to stratify; the split is random")
-        return _split(n, None, val, test, seed, notes)
+        return _shuffle_split(index, None, val, test, seed, notes)
     return {"train": train_idx, "val": val_idx, "test": test_idx}

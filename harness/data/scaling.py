@@ -59,3 +59,12 @@ def numeric_scaler(name: str, n_train_rows: int):
         return QuantileTransformer(output_distribution="normal", n_quantiles=max(2, min(QUANTILES, n_train_rows)),
                                    subsample=None, random_state=0)
     raise ValueError(f"unknown numeric scaling {name!r}; use standard, robust or quantile")
+
+
+def describe_scaler(scaler) -> str:
+    """A fitted numeric scaler in a few words, for the column report."""
+    if isinstance(scaler, RobustSmoothClip):
+        return f"median/IQR-scaled, smoothly clipped to ±{CLIP:g}"
+    if isinstance(scaler, QuantileTransformer):
+        return "quantile-mapped to a normal distribution"
+    return "standardized"

@@ -17,22 +17,81 @@ BUNDLED = ("diabetes", "breast_cancer", "wine", "iris", "digits")
 SYNTHETIC = ("linear",)
 # The first lesson of the PyTorch workflow: a straight line with known weight and bias to recover.
 LINEAR_WEIGHT, LINEAR_BIAS, LINEAR_ROWS = 0.7, 0.3, 1000
+CSV_SUFFIXES, PARQUET_SUFFIXES = (".csv", ".txt", ".tsv"), (".parquet", ".pq")
+# A .csv read as one column whose name holds one of these was written with another separator.
+OTHER_SEPARATORS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file into a DataFrame, with a clear message when that is impossible."""
+    """Read a CSV or Parquet file into a DataFrame, with a clear message when that is impossible: an empty
+    file, a header without rows, bytes that are not UTF-8, another separator, a column name given twice."""
     path = Path(path)
+    if path.is_dir():
+        raise HarnessError(f"{path} is a folder; a table is one .csv or .parquet file")
     if not path.is_file():
         raise HarnessError(f"data file {str(path)!r} not found; give a path to a .csv or .parquet file")
     suffix = path.suffix.lower()
+    if suffix not in CSV_SUFFIXES + PARQUET_SUFFIXES:
+        raise HarnessError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
+    if path.stat().st_size == 0:
+        raise HarnessError(f"{path} is empty (0 bytes); a table needs a header row and rows of data")
+    frame = _read_csv(path, "\t" if suffix == ".tsv" else ",") if suffix in CSV_SUFFIXES else _read_parquet(path)
+    if len(frame) == 0:
+        raise HarnessError(f"{path} has a header ({', '.join(map(str, frame.columns[:5]))}) but no rows")
+    return frame
+
+
+
+def _read_csv(path: Path, sep: str) -> pd.DataFrame:
     try:
-        if suffix in (".csv", ".txt", ".tsv"):
-            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
+        frame = pd.read_csv(path, sep=sep)
+        header = pd.read_csv(path, sep=sep, header=None, nrows=1).iloc[0].tolist()  # names as written
+    except UnicodeDecodeError:
+        raise HarnessError(_not_utf8(path)) from None
+    except pd.errors.EmptyDataError:
+        raise HarnessError(f"{path} holds no table (only blank lines); a table needs a header row and rows of "
+                           "data") from None
     except Exception as err:  # pandas raises many types for a malformed file
-        raise HarnessError(f"cannot read {path} as a {suffix[1:]} table: {err}") from None
-    raise HarnessError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
+        raise HarnessError(f"cannot read {path} as a {path.suffix[1:]} table: {err}") from None
+    if frame.shape[1] == 1:
+        found = [name for mark, name in OTHER_SEPARATORS.items() if mark != sep and mark in str(frame.columns[0])]
+        if found:
+            raise HarnessError(f"{path} looks {found[0]}-separated (header {frame.columns[0]!r}); the harness reads "
+                               "comma-separated CSV (.tsv for tabs): save it with commas")
+    repeated = sorted({str(n) for n in header if header.count(n) > 1})
+    if repeated:
+        raise HarnessError(f"{path}: column name(s) {', '.join(map(repr, repeated))} appear more than once in the "
+                           "header; give every column its own name")
+    return frame
+
+
+def _not_utf8(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+        return f"{path} is not UTF-8 text; save it as UTF-8"
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        return (f"{path} is not UTF-8 text (byte 0x{data[err.start]:02x} on line {line}); save it as UTF-8, "
+                f"e.g. iconv -f latin1 -t utf-8 {path.name} > utf8.csv")
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    with path.open("rb") as f:
+        head = f.read(4)
+        f.seek(max(path.stat().st_size - 4, 0))
+        tail = f.read(4)
+    if head != b"PAR1" or tail != b"PAR1":  # every Parquet file starts and ends with these magic bytes
+        raise HarnessError(f"{path} is not a Parquet file (no PAR1 magic bytes); if it is CSV text, name it .csv")
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises several types for a damaged file
+        raise HarnessError(f"cannot read {path} as a parquet table: {err}") from None
+    repeated = sorted({str(n) for n in frame.columns[frame.columns.duplicated()]})
+    if repeated:
+        raise HarnessError(f"{path}: column name(s) {', '.join(map(repr, repeated))} appear more than once; give "
+                           "every column its own name")
+    return frame
 
 
 def as_text(values: pd.Series) -> pd.Series:

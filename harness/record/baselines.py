@@ -7,6 +7,12 @@ parent run, with the trials' metric names (`val/rmse`, `test/rmse`, ...), so run
     regression:      ridge (RidgeCV, alpha by leave-one-out on train), hist_gradient_boosting
     classification:  logistic_regression (C chosen on val), hist_gradient_boosting
     hist_gradient_boosting stops early on the study's own validation split.
+
+They run on the study's torch thread count (scikit-learn's OpenMP and BLAS pools bounded to it: with two
+busy neighbours, two threads made logistic regression 40x and boosting 9x slower here) and within a
+budget of about a tenth of the study's expected time (budget.py): a sample of the training rows and a
+cap on boosting iterations when the data is large; the summary's note and the run's `harness.bound`
+tag say when a bound applied.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Callable
 import numpy as np
 
 from harness.nn.metrics import classification_metrics, regression_metrics
+from harness.record.budget import Bounds, bounds
 from harness.spec.names import bare, minimized
 
 BASELINES = {"regression": ("ridge", "hist_gradient_boosting"),
@@ -38,6 +45,15 @@ class Baseline:
     metrics: dict[str, float]  # val/* and test/*, the trials' names
     run_id: str | None = None
     seconds: float = 0.0
+    bound: str | None = None  # how the budget bounded it, if it did
+
+
+def _sample(X: dict, y: dict, rows: int | None, seed: int) -> tuple[dict, dict]:
+    """The training split cut to `rows` random rows (the others untouched); as it is when rows is None."""
+    if rows is None or rows >= len(y["train"]):
+        return X, y
+    keep = np.sort(np.random.default_rng(seed).choice(len(y["train"]), rows, replace=False))
+    return {**X, "train": X["train"][keep]}, {**y, "train": y["train"][keep]}
 
 
 def _arrays(data) -> dict[str, np.ndarray]:
@@ -53,12 +69,14 @@ def _target_functions(transform: str, train_y: np.ndarray):
     return (lambda y: y), (lambda y: y)
 
 
-def fit_regression(data, seed: int = 0) -> list[Baseline]:
+def fit_regression(data, seed: int = 0, limit: Bounds | None = None) -> list[Baseline]:
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.linear_model import RidgeCV
 
     X = _arrays(data)
     y = {s: np.asarray(v, dtype=np.float64) for s, v in data.labels.items()}
+    X, y = _sample(X, y, limit and limit.rows, seed)
+    max_iter = (limit and limit.boosting_iterations) or HGB_MAX_ITER
     forward, inverse = _target_functions(data.target_transform, y["train"])
     transform = "log" if forward is np.log else "none"
     out = []
@@ -70,12 +88,12 @@ def fit_regression(data, seed: int = 0) -> list[Baseline]:
                                    "target_transform": transform}))
 
     start = time.perf_counter()
-    hgb = HistGradientBoostingRegressor(max_iter=HGB_MAX_ITER, early_stopping=True, n_iter_no_change=20,
+    hgb = HistGradientBoostingRegressor(max_iter=max_iter, early_stopping=True, n_iter_no_change=20,
                                         random_state=seed)
     hgb.fit(X["train"], forward(y["train"]), X_val=X["val"], y_val=forward(y["val"]))
     out.append(_scored_regression("hist_gradient_boosting", hgb, X, y, inverse, start,
                                   {"model": "HistGradientBoostingRegressor", "learning_rate": hgb.learning_rate,
-                                   "max_leaf_nodes": hgb.max_leaf_nodes, "max_iter": HGB_MAX_ITER,
+                                   "max_leaf_nodes": hgb.max_leaf_nodes, "max_iter": max_iter,
                                    "n_iter": int(hgb.n_iter_), "early_stopping": "val split",
                                    "target_transform": transform}))
     return out
@@ -89,12 +107,14 @@ def _scored_regression(name, model, X, y, inverse, start, params) -> Baseline:
     return Baseline(name, params, metrics, seconds=time.perf_counter() - start)
 
 
-def fit_classification(data, seed: int = 0) -> list[Baseline]:
+def fit_classification(data, seed: int = 0, limit: Bounds | None = None) -> list[Baseline]:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
 
     X = _arrays(data)
     y = {s: v.detach().cpu().numpy() for s, v in data.y.items()}
+    X, y = _sample(X, y, limit and limit.rows, seed)
+    max_iter = (limit and limit.boosting_iterations) or HGB_MAX_ITER
     n_classes = len(data.classes)
     out = []
 
@@ -113,12 +133,12 @@ def fit_classification(data, seed: int = 0) -> list[Baseline]:
                                        "Cs": "logspace(-3, 3, 7)", "selected_by": "val/log_loss"}))
 
     start = time.perf_counter()
-    hgb = HistGradientBoostingClassifier(max_iter=HGB_MAX_ITER, early_stopping=True, n_iter_no_change=20,
+    hgb = HistGradientBoostingClassifier(max_iter=max_iter, early_stopping=True, n_iter_no_change=20,
                                          random_state=seed)
     hgb.fit(X["train"], y["train"], X_val=X["val"], y_val=y["val"])
     out.append(_scored_classification("hist_gradient_boosting", hgb, X, y, n_classes, start,
                                       {"model": "HistGradientBoostingClassifier", "learning_rate": hgb.learning_rate,
-                                       "max_leaf_nodes": hgb.max_leaf_nodes, "max_iter": HGB_MAX_ITER,
+                                       "max_leaf_nodes": hgb.max_leaf_nodes, "max_iter": max_iter,
                                        "n_iter": int(hgb.n_iter_), "early_stopping": "val split"}))
     return out
 
@@ -138,11 +158,21 @@ def _scored_classification(name, model, X, y, n_classes, start, params) -> Basel
     return Baseline(name, params, metrics, seconds=time.perf_counter() - start)
 
 
-def fit_all(data, seed: int = 0) -> list[Baseline]:
-    """Every baseline of the data's task, fitted and scored; nothing is logged."""
-    if data.task == "regression":
-        return fit_regression(data, seed)
-    return fit_classification(data, seed)
+def fit_all(data, seed: int = 0, limit: Bounds | None = None, threads: int = 1) -> list[Baseline]:
+    """Every baseline of the data's task, fitted and scored within `limit` on `threads` threads; nothing
+    is logged."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        fitted = (fit_regression if data.task == "regression" else fit_classification)(data, seed, limit)
+    if limit is not None:
+        for baseline in fitted:
+            cap = limit.boosting_iterations
+            stopped = cap is not None and baseline.params.get("n_iter") == cap
+            baseline.bound = limit.note(len(data.labels["train"]), stopped)
+            if baseline.bound:
+                baseline.params["train_rows"] = limit.rows or len(data.labels["train"])
+    return fitted
 
 
 def logged(tracker, experiment_id: str, parent_id: str) -> list[Baseline]:
@@ -152,7 +182,8 @@ def logged(tracker, experiment_id: str, parent_id: str) -> list[Baseline]:
         filter_string=f"tags.`mlflow.parentRunId` = '{parent_id}' and tags.`harness.role` = '{ROLE}' "
                       "and attributes.status = 'FINISHED'")
     return [Baseline(r.data.tags["harness.baseline"], dict(r.data.params),
-                     {k: v for k, v in r.data.metrics.items() if k.startswith(("val/", "test/"))}, r.info.run_id)
+                     {k: v for k, v in r.data.metrics.items() if k.startswith(("val/", "test/"))}, r.info.run_id,
+                     bound=r.data.tags.get("harness.bound"))
             for r in runs]
 
 
@@ -163,7 +194,11 @@ def ensure_baselines(spec, data, tracker, experiment_id: str, parent_id: str,
     have = {b.name: b for b in logged(tracker, experiment_id, parent_id)}
     if all(name in have for name in wanted):
         return [have[name] for name in wanted]
-    fitted = fit_all(data, spec.study.seed)
+    limit = bounds(spec, len(data.labels["train"]), data.n_features, data.n_classes, HGB_MAX_ITER)
+    fitted = fit_all(data, spec.study.seed, limit, spec.train.threads or 1)
+    for baseline in fitted:
+        if baseline.bound:
+            echo(f"  note: baseline {baseline.name} {baseline.bound}")
     for baseline in fitted:
         if baseline.name in have:
             baseline.run_id = have[baseline.name].run_id
@@ -178,7 +213,8 @@ def _log(tracker, experiment_id: str, parent_id: str, baseline: Baseline) -> str
     from mlflow.entities import Param
 
     tags = {**tracker.base_tags, "harness.role": ROLE, "harness.baseline": baseline.name,
-            "mlflow.parentRunId": parent_id, "harness.state": "COMPLETE"}
+            "mlflow.parentRunId": parent_id, "harness.state": "COMPLETE",
+            **({"harness.bound": baseline.bound} if baseline.bound else {})}
     run = tracker.client.create_run(experiment_id, run_name=f"baseline-{baseline.name}", tags=tags)
     run_id = run.info.run_id
     tracker.client.log_batch(run_id, params=[Param(k, str(v)) for k, v in baseline.params.items()])

@@ -47,7 +47,10 @@ def sample(spec: StudySpec, trial: Any) -> dict:
         if applies(params):
             params[key] = suggest(trial, key, getattr(spec.train, key))
     for key in AUGMENT_PARAMS:
-        params[f"augment_{key}"] = suggest(trial, f"augment_{key}", getattr(spec.train.augment, key))
+        value = getattr(spec.train.augment, key)
+        if value in (0, False):  # fixed off (0.0 and False included): nothing to sample, nothing to log
+            continue
+        params[f"augment_{key}"] = suggest(trial, f"augment_{key}", value)
     # The numeric scaling is the data's, but a choice of it varies per trial (each fitted once per process).
     params["numeric"] = suggest(trial, "numeric", spec.data.numeric)
     return params

@@ -46,6 +46,12 @@ class EnsemblePredictor:
         """The members' shared description of the data (task, target, features, classes)."""
         return self.members[0].meta
 
+    @property
+    def preprocessor(self):
+        """The first member's fitted preprocessor, for checking inputs (serve/inputs.py): every member reads
+        the same columns as numbers, categories or text; only fitted statistics (medians) differ by fold."""
+        return self.members[0].preprocessor
+
     def probabilities(self, frame: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Regression: the weighted mean prediction (n,); classification: weighted mean probabilities (n, k)."""
         total = None

@@ -5,10 +5,20 @@ Logged as "models from code" (pyfunc_entry.py), so no class is pickled; the harn
 the model's code path, and pip requirements are given explicitly because inferring them costs seconds.
 The model is saved locally and uploaded through an explicit MlflowClient (a LoggedModel, `models:/m-<id>`,
 linked to its run as an output), so the tracking store is the client's, never a global setting.
+
+Saving a model costs ~0.2 s in MLflow itself (checking every pip requirement against the environment,
+inferring the signature by predicting, validating the input example): the same work for every trial of a
+study. So the first trial's saved model is kept as a template, and each later trial with the same
+inputs and outputs copies it, writes its own files over the template's and stamps its own identity
+(model id, run id, time, size) in the MLmodel file.
 """
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import json
+import shutil
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -18,8 +28,11 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import LoggedModelOutput, LoggedModelStatus
-from mlflow.models import Model, infer_signature
+from mlflow.models import Model, ModelSignature, infer_signature
+from mlflow.types import ColSpec, DataType, Schema
+from mlflow.types.schema import AnyType
 
+from harness.data.columns import as_model_input
 from harness.serve.ensemble import EnsemblePredictor, load_predictor
 from harness.serve.predictor import Predictor
 
@@ -48,6 +61,63 @@ class HarnessModel(mlflow.pyfunc.PythonModel):
         return self.predictor.predict(model_input)
 
 
+class Template:
+    """The last study's saved model, kept for the process: reused while inputs and outputs stay the same."""
+
+    key: str | None = None
+    folder: tempfile.TemporaryDirectory | None = None
+    model: Model | None = None  # its MLmodel, parsed once
+
+    @classmethod
+    def save(cls, local: Path, predictor: Predictor | EnsemblePredictor, example, logged, run_id: str) -> None:
+        """Write the predictor's model at `local`: from the template when it fits, else in full (and keep it).
+        An ensemble is always saved in full: its members' files share names, which MLflow renames apart,
+        so its files would not land where a copied template's MLmodel points."""
+        key = json.dumps([predictor.meta.get(k) for k in ("task", "target", "features", "classes", "input_shape")]
+                         + [_example_digest(example)], default=str)
+        if isinstance(predictor, EnsemblePredictor) or key != cls.key:
+            meta = Model(artifact_path=logged.artifact_location, model_uuid=logged.model_id, run_id=run_id,
+                         model_id=logged.model_id)
+            with tempfile.TemporaryDirectory() as folder:
+                mlflow.pyfunc.save_model(local, python_model=str(ENTRY), artifacts=predictor.save(Path(folder)),
+                                         code_paths=[str(PACKAGE_DIR)], pip_requirements=REQUIREMENTS,
+                                         signature=any_number(infer_signature(example, predictor.predict(example))),
+                                         input_example=example, mlflow_model=meta)
+            if isinstance(predictor, EnsemblePredictor):
+                return
+            cls.folder = tempfile.TemporaryDirectory(prefix="harness-model-template-")
+            shutil.copytree(local, Path(cls.folder.name) / MODEL_NAME)
+            cls.key, cls.model = key, Model.load(local)
+            return
+        shutil.copytree(Path(cls.folder.name) / MODEL_NAME, local)
+        predictor.save(local / "artifacts")  # every file of the predictor: the template's are another trial's
+        model = cls.model
+        model.model_uuid = model.model_id = logged.model_id
+        model.run_id, model.artifact_path = run_id, logged.artifact_location
+        model.utc_time_created = str(datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None))
+        model.model_size_bytes = sum(f.stat().st_size for f in local.rglob("*") if f.is_file())
+        model.save(local / "MLmodel")
+
+
+def _example_digest(example) -> str:
+    if isinstance(example, pd.DataFrame):
+        return example.to_json(orient="split", default_handler=str)
+    return hashlib.sha256(np.ascontiguousarray(example).tobytes()).hexdigest() + str(example.dtype)
+
+
+def any_number(signature: ModelSignature) -> ModelSignature:
+    """Number columns declared `Any`: MLflow's `double` refuses an int64 column (a CSV of whole numbers)
+    and its `long` refuses a missing value, which the model imputes as in training. The model itself takes
+    any numbers and refuses text there (Predictor); names, required columns and text columns stay checked
+    by MLflow, through pyfunc and REST serving alike."""
+    inputs = signature.inputs
+    if inputs is None or inputs.is_tensor_spec():
+        return signature
+    numbers = (DataType.double, DataType.float, DataType.long, DataType.integer)
+    columns = [ColSpec(AnyType(), spec.name, spec.required) if spec.type in numbers else spec for spec in inputs.inputs]
+    return ModelSignature(inputs=Schema(columns), outputs=signature.outputs, params=signature.params)
+
+
 def log_model(client: MlflowClient, run_id: str, predictor: Predictor | EnsemblePredictor,
               input_example: pd.DataFrame | np.ndarray) -> str:
     """Log the predictor (one network or an ensemble) as the run's model `model`; returns its
@@ -56,20 +126,14 @@ def log_model(client: MlflowClient, run_id: str, predictor: Predictor | Ensemble
     The signature is inferred from a few raw rows or raw images, so MLflow checks what a user passes:
     columns and their types, or the images' layout, size and dtype.
     """
-    example = input_example[:5] if isinstance(input_example, np.ndarray) else input_example.head(5)
-    signature = infer_signature(example, predictor.predict(example))
+    example = input_example[:5] if isinstance(input_example, np.ndarray) else as_model_input(input_example.head(5))
     run = client.get_run(run_id)
     logged = client.create_logged_model(run.info.experiment_id, name=MODEL_NAME, source_run_id=run_id,
                                         params={k: str(v) for k, v in predictor.params.items()})
     try:
         with tempfile.TemporaryDirectory() as folder:
-            artifacts = predictor.save(Path(folder) / "files")
             local = Path(folder) / MODEL_NAME
-            meta = Model(artifact_path=logged.artifact_location, model_uuid=logged.model_id, run_id=run_id,
-                         model_id=logged.model_id)
-            mlflow.pyfunc.save_model(local, python_model=str(ENTRY), artifacts=artifacts,
-                                     code_paths=[str(PACKAGE_DIR)], pip_requirements=REQUIREMENTS,
-                                     signature=signature, input_example=example, mlflow_model=meta)
+            Template.save(local, predictor, example, logged, run_id)
             client.log_model_artifacts(logged.model_id, str(local))
         client.log_outputs(run_id, models=[LoggedModelOutput(logged.model_id, step=0)])
     except BaseException:

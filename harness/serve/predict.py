@@ -4,7 +4,9 @@ explicit tracking store, and predict on raw tables, files or images.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import Callable
 
 import mlflow
 import numpy as np
@@ -12,8 +14,8 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from harness.data.sources import as_text
 from harness.errors import HarnessError
+from harness.serve.inputs import InputProblem, input_frame, input_problems
 
 
 def check_uri(uri: str) -> None:
@@ -70,28 +72,6 @@ def load_model(uri: str, tracking_uri: str):
         raise HarnessError(f"cannot load model {uri!r}: {err}") from None
 
 
-def input_frame(model, frame: pd.DataFrame) -> pd.DataFrame:
-    """The model's input columns from a raw table (extra columns such as the target are dropped),
-    cast to the types of the model's signature so that integer-looking files are accepted."""
-    schema = model.metadata.get_input_schema()
-    if schema is None:
-        return frame
-    columns = schema.input_names()
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise HarnessError(f"the input has no column(s) {', '.join(missing)}; the model needs: {', '.join(columns)}")
-    out = frame[columns].copy()
-    for col_spec in schema.inputs:
-        kind = str(col_spec.type)
-        if kind in ("double", "float"):
-            out[col_spec.name] = pd.to_numeric(out[col_spec.name], errors="coerce").astype("float64")
-        elif kind in ("long", "integer") and out[col_spec.name].isna().any():
-            raise HarnessError(f"column {col_spec.name!r} has missing values, but the model takes whole numbers there")
-        elif kind == "string":
-            out[col_spec.name] = as_text(out[col_spec.name])
-    return out
-
-
 def image_input(model) -> tuple[tuple[int, ...], np.dtype] | None:
     """The raw image layout ((H, W) or (C, H, W)) and dtype a model of images takes; None for tables."""
     schema = model.metadata.get_input_schema()
@@ -116,12 +96,17 @@ def input_array(model, images: np.ndarray) -> np.ndarray:
     return images.astype(dtype, copy=False)
 
 
-def predict(uri: str, inputs: pd.DataFrame | np.ndarray, tracking_uri: str) -> pd.DataFrame:
-    """Predictions for a raw table, or for raw images (a numpy array) with a model of images."""
-    return _predict(load_model(uri, tracking_uri), uri, inputs)
+def predict(uri: str, inputs: pd.DataFrame | np.ndarray, tracking_uri: str, strict: bool = False,
+            warn: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Predictions for a raw table, or for raw images (a numpy array) with a model of images.
+
+    Values the model has to guess about (text in a number column, a missing number, an unseen or empty
+    category) are reported through `warn` (default: Python's warnings), or refused with `strict`."""
+    return _predict(load_model(uri, tracking_uri), uri, inputs, "the input", strict, warn)
 
 
-def _predict(model, uri: str, inputs: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+def _predict(model, uri: str, inputs: pd.DataFrame | np.ndarray, where: str, strict: bool = False,
+             warn: Callable[[str], None] | None = None) -> pd.DataFrame:
     if image_input(model) is not None:
         if not isinstance(inputs, np.ndarray):
             raise HarnessError(f"{uri} is a model of images; give it images (an array, an .npz file or a folder "
@@ -130,18 +115,83 @@ def _predict(model, uri: str, inputs: pd.DataFrame | np.ndarray) -> pd.DataFrame
     elif isinstance(inputs, np.ndarray):
         raise HarnessError(f"{uri} is a model of tables; give it a CSV or Parquet table, not images")
     else:
-        result = model.predict(input_frame(model, inputs))
+        if len(inputs) == 0:
+            raise HarnessError(f"{where} has no rows to predict")
+        try:
+            frame = input_frame(model, inputs)
+        except HarnessError as err:
+            raise HarnessError(f"{where}: {err}") from None
+        report(input_problems(model, inputs, frame), where, strict, warn)
+        result = model.predict(frame)
     return result if isinstance(result, pd.DataFrame) else pd.DataFrame({"prediction": result})
 
 
-def predict_file(uri: str, path: Path, tracking_uri: str) -> pd.DataFrame:
-    """Predictions for a file as `harness predict` reads it: a CSV/Parquet table, an .npz (array `images`),
-    or a folder of image files (sorted by name, resized to the model's size; a `file` column comes first)."""
-    from harness.data.images import read_image_files, read_npz
-    from harness.data.sources import read_table
+def key_column(frame: pd.DataFrame, key: str | None) -> str | None:
+    """The column that identifies a row: `key` if given, else one named `id` or ending in `_id`."""
+    if key is not None:
+        if key not in frame.columns:
+            raise HarnessError(f"--id {key}: the input has no such column; its columns are: "
+                               + ", ".join(map(str, frame.columns[:20])))
+        return key
+    return next((c for c in frame.columns if str(c).lower() == "id" or str(c).lower().endswith("_id")), None)
+
+
+def with_keys(frame: pd.DataFrame, result: pd.DataFrame, keep: list[str] = (), key: str | None = None) -> pd.DataFrame:
+    """Predictions with what ties them to their rows first: the id column (or `row`, the row's position
+    from 0), then the input columns named in `keep`, then the model's outputs."""
+    missing = [c for c in keep if c not in frame.columns]
+    if missing:
+        raise HarnessError(f"--keep {missing[0]}: the input has no such column; its columns are: "
+                           + ", ".join(map(str, frame.columns[:20])))
+    clash = [c for c in keep if c in result.columns]
+    if clash:
+        raise HarnessError(f"--keep {clash[0]}: the predictions have a column of that name already")
+    name = key_column(frame, key)
+    front = {name: frame[name].to_numpy()} if name is not None else {"row": np.arange(len(frame))}
+    front.update({c: frame[c].to_numpy() for c in keep if c != name})
+    return pd.concat([pd.DataFrame(front), result.reset_index(drop=True)], axis=1)
+
+
+def read_input(path: Path | str):
+    """A table, an .npz of images, or a data source a study names (`sklearn:wine`, `synthetic:linear`)."""
+    from harness.data.images import is_image_source, load_images, read_npz
+    from harness.data.sources import load_source, read_table
+
+    text = str(path)
+    if not Path(text).exists() and text.split(":", 1)[0] in ("sklearn", "synthetic"):
+        if is_image_source(text):
+            return load_images(text, None)[0]
+        return load_source(text, None, 0)[0]
+    path = Path(path)
+    return read_npz(path, labels_key=None)[0] if path.suffix.lower() == ".npz" else read_table(path)
+
+
+def report(problems: list[InputProblem], where: str, strict: bool, warn: Callable[[str], None] | None) -> None:
+    """One line per problem; under `strict`, the first problem is an error (and says how many follow)."""
+    if strict and problems:
+        more = f"; {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
+        raise HarnessError(f"{where}: {problems[0].message()} (refused by --strict{more}; fix the rows, or "
+                           "predict without --strict to accept these guesses)")
+    for problem in problems:
+        line = f"{where}: {problem.message()}"
+        if warn is None:
+            warnings.warn(line, stacklevel=3)
+        else:
+            warn(line)
+
+
+def predict_file(uri: str, path: Path, tracking_uri: str, keep: list[str] = (), key: str | None = None,
+                 strict: bool = False, warn: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Predictions for a file as `harness predict` reads it: a CSV/Parquet table (a key column first: its
+    id column, else `row`; then the `keep` columns), an .npz (array `images`), a folder of image files
+    (sorted by name, resized to the model's size; a `file` column first), or a study's data source.
+    Values the model has to guess about are reported through `warn`, or refused with `strict`."""
+    from harness.data.images import read_image_files
 
     path = Path(path)
     if path.is_dir():
+        if keep:
+            raise HarnessError("--keep passes table columns through; a folder of images has none")
         model = load_model(uri, tracking_uri)
         layout = image_input(model)
         if layout is None:
@@ -149,10 +199,13 @@ def predict_file(uri: str, path: Path, tracking_uri: str) -> pd.DataFrame:
                                "Parquet file")
         (*channels, height, width), _ = layout
         names, images = read_image_files(path, height, width, channels[0] if channels else 1)
-        result = _predict(model, uri, images)
+        result = _predict(model, uri, images, str(path))
         result.insert(0, "file", names)
         return result
-    inputs = read_npz(path, labels_key=None)[0] if path.suffix.lower() == ".npz" else read_table(path)
-    return _predict(load_model(uri, tracking_uri), uri, inputs)
-
-
+    inputs = read_input(path)
+    result = _predict(load_model(uri, tracking_uri), uri, inputs, str(path), strict, warn)
+    if isinstance(inputs, np.ndarray):  # images: one row per image, in the file's order
+        if keep:
+            raise HarnessError("--keep passes table columns through; images have none")
+        return result
+    return with_keys(inputs, result, list(keep), key)

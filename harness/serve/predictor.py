@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from harness.data.columns import as_fitted_input
 from harness.data.target import decode_target
 from harness.nn.losses import output_width
 from harness.nn.metrics import probabilities
@@ -61,7 +62,10 @@ class Predictor:
 
     def raw_outputs(self, inputs: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Network outputs for raw rows (a DataFrame) or raw images ((N, H, W) or (N, C, H, W) pixels)."""
-        features = inputs if self.meta.get("input_shape") else inputs[self.meta["features"]]
+        # Tables as in training: numbers as float64 and missing text as NaN, which the imputers fill (a
+        # None, as JSON's null arrives through REST serving, would read as an unknown category).
+        features = inputs if self.meta.get("input_shape") else as_fitted_input(self.preprocessor,
+                                                                                inputs[self.meta["features"]])
         with torch.no_grad():
             X = torch.as_tensor(self.preprocessor.transform(features), dtype=torch.float32)
             return self.network(X).numpy()

@@ -15,6 +15,8 @@ from mlflow.protos.databricks_pb2 import (
     ErrorCode,
 )
 
+from harness.serve.versions import move_alias
+
 
 @dataclass
 class Decision:
@@ -68,6 +70,6 @@ def _register(client: MlflowClient, name: str, model_uri: str, run_id: str, tags
     model_id = model_uri.removeprefix("models:/")
     source = client.get_logged_model(model_id).artifact_location
     version = client.create_model_version(name, source, run_id=run_id, tags=tags, model_id=model_id).version
-    if alias:
-        client.set_registered_model_alias(name, alias, version)
+    if alias:  # recorded with the version it left, for `harness models NAME --rollback`
+        move_alias(client, name, alias, str(version), f"study {tags.get('harness.study', '?')}: {message}")
     return Decision(alias is not None, str(version), f"registered {name} version {version}; {message}")

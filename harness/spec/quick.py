@@ -77,7 +77,26 @@ def epochs_for(n_train: int) -> tuple[int, int]:
     return epochs, max(10, epochs // 20)
 
 
-def quick_raw(frame: pd.DataFrame, target: str, task: str, name: str, source: str, label: str) -> dict:
+def dropped_columns(frame: pd.DataFrame, target: str, drop: list[str], origin: str) -> dict[str, str]:
+    """{column: why} for the columns quick mode leaves out: those given with --drop, and identifiers."""
+    from harness.data.profile import identifiers
+
+    unknown = [c for c in drop if c not in frame.columns]
+    if unknown:
+        raise HarnessError(f"{origin}: --drop {unknown[0]}: no such column; the columns are: "
+                           + ", ".join(map(str, frame.columns[:20])))
+    if target in drop:
+        raise HarnessError(f"{origin}: --drop {target}: that is the target (--target); it cannot be dropped")
+    reasons = {c: "named with --drop" for c in drop}
+    features = frame.drop(columns=[target, *drop])
+    for column, why in identifiers(features).items():
+        if len(reasons) < frame.shape[1] - 2:  # never drop the last feature
+            reasons[column] = why
+    return reasons
+
+
+def quick_raw(frame: pd.DataFrame, target: str, task: str, name: str, source: str, label: str,
+              drop: dict[str, str] | None = None) -> dict:
     """The raw study dict for a table: what `quick_spec` validates."""
     from harness.data.target import infer_task
 
@@ -92,6 +111,9 @@ def quick_raw(frame: pd.DataFrame, target: str, task: str, name: str, source: st
     # Median/IQR scaling, smoothly clipped to +-3 (RealMLP): an impossible value cannot push the network
     # far outside what it was trained on.
     data = {"source": source, "target": target, "split": {"val": val, "test": test, "seed": 0}, "numeric": "robust"}
+    if drop:
+        data["drop"] = dict(drop)
+        reasons.append("dropped " + ", ".join(f"{c} ({why.split(':')[0]})" for c, why in drop.items()))
     folds = CV_FOLDS if n < CV_ROWS else 1
     if folds > 1:
         reasons.append(f"{folds}-fold cross-validation of train+val (under {CV_ROWS} rows)")
@@ -109,7 +131,7 @@ def quick_raw(frame: pd.DataFrame, target: str, task: str, name: str, source: st
         "description": f"Quick study of {target} in {label}: " + "; ".join(reasons),
         "task": task,
         "data": data,
-        "model": model_space(frame.drop(columns=[target]), tabm=n < TABM_ROWS),
+        "model": model_space(frame.drop(columns=[target, *(drop or {})]), tabm=n < TABM_ROWS),
         "train": {
             "optimizer": "adamw",
             # Rates up to 3e-3 keep small-table trajectories smooth, so the best epoch on a small
@@ -148,7 +170,7 @@ def model_space(features: pd.DataFrame, tabm: bool) -> dict:
 
 
 def quick_spec(data: str, target: str, task: str = "auto", name: str | None = None,
-               overrides: list[str] = ()) -> StudySpec:
+               overrides: list[str] = (), drop: list[str] = ()) -> StudySpec:
     """The study `harness study --data FILE --target COL` runs, chosen from a look at the table."""
     from harness.data.sources import load_source
 
@@ -159,4 +181,5 @@ def quick_spec(data: str, target: str, task: str = "auto", name: str | None = No
     except HarnessError as err:
         raise HarnessError(f"{origin}: {err}") from None
     name = name or re.sub(r"[^A-Za-z0-9.-]+", "-", Path(data).stem).strip("-.") or "quick"
-    return build_spec(quick_raw(frame, target, task, name, source, Path(data).name), origin, overrides)
+    dropped = dropped_columns(frame, target, list(drop), origin)
+    return build_spec(quick_raw(frame, target, task, name, source, Path(data).name, dropped), origin, overrides)

@@ -18,6 +18,7 @@ from pydantic import (
     PlainValidator,
     PrivateAttr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -50,6 +51,18 @@ from harness.spec.names import (
     direction_of,
     resolve_loss,
 )
+from harness.spec.rules import (
+    AT_LEAST_ONE,
+    FRACTION,
+    MAX_SEED,
+    NON_NEGATIVE,
+    POSITIVE,
+    Bounds,
+    check_alias,
+    check_bounds,
+    check_model_name,
+)
+from harness.spec.yaml_file import read_yaml
 
 
 def _fixed(value: Any, kind: type, allowed: tuple | None) -> Any:
@@ -62,10 +75,11 @@ def _fixed(value: Any, kind: type, allowed: tuple | None) -> Any:
     return value
 
 
-def searchable(kind: type, allowed: tuple | None = None):
-    """A field that is either a fixed `kind` value or a distribution over such values."""
+def searchable(kind: type, allowed: tuple | None = None, bounds: Bounds | None = None):
+    """A field that is either a fixed `kind` value or a distribution over such values; with `bounds`, every
+    value it can take (a fixed value, a range's ends, each choice) must lie within them."""
 
-    def validate(value: Any) -> Any:
+    def parse(value: Any) -> Any:
         if isinstance(value, (IntDist, FloatDist, ChoiceDist)):
             return value
         if not isinstance(value, dict):
@@ -76,6 +90,10 @@ def searchable(kind: type, allowed: tuple | None = None):
         if allowed is not None or kind not in (int, float) or (kind is int and isinstance(dist, FloatDist)):
             raise ValueError(f"expected a fixed {kind.__name__} or {{choice: [...]}}, got {value}")
         return dist
+
+    def validate(value: Any) -> Any:
+        value = parse(value)
+        return value if bounds is None else check_bounds(value, bounds)
 
     def serialize(value: Any) -> Any:
         return value.to_yaml() if isinstance(value, (IntDist, FloatDist, ChoiceDist)) else value
@@ -92,7 +110,7 @@ class Split(Strict):
     """Fraction of rows held out for validation (early stopping, pruning, model selection)."""
     test: float = Field(0.15, gt=0, lt=1)
     """Fraction of rows held out for the one final score of the champion."""
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     """Seed of the split: the same seed gives the same rows in every split."""
 
     @model_validator(mode="after")
@@ -118,42 +136,45 @@ class DataSpec(Strict):
     numeric: searchable(str, NUMERIC_SCALINGS) = "standard"
     """Tables: numeric columns `standard` (z-score), `robust` (median/IQR, smoothly clipped to +-3) or
     `quantile` (ranks to a normal); fitted on training rows, packaged with the model; a choice is searched."""
+    drop: list[str] | dict[str, str] = []
+    """Columns left out before anything else (identifiers, leaks): a list, or {column: why} for the report;
+    the packaged model does not ask for them."""
 
 
 class ModelSpace(Strict):
     family: searchable(str, FAMILIES) = "mlp"
     """Architecture: `linear` (one affine layer), `mlp`, `tabm` (k MLPs in one, averaged) or `cnn` (images)."""
-    n_layers: searchable(int) = 2
+    n_layers: searchable(int, bounds=AT_LEAST_ONE) = 2
     """mlp: hidden layers."""
-    hidden: searchable(int) = 64
+    hidden: searchable(int, bounds=NON_NEGATIVE) = 64
     """mlp: units per hidden layer; cnn: units of the head's hidden layer (0 for none)."""
     per_layer_width: searchable(bool) = False
     """mlp: sample `hidden` once per layer (hidden_0, hidden_1, ...) instead of once for all."""
     activation: searchable(str, ACTIVATIONS) = "relu"
     """mlp, cnn: the non-linearity."""
-    dropout: searchable(float) = 0.0
+    dropout: searchable(float, bounds=FRACTION) = 0.0
     """mlp, cnn: dropout probability after each hidden layer or conv block."""
     norm: searchable(str, NORMS) = "none"
     """mlp, cnn: normalization after each layer (`layer` is GroupNorm(1) in a cnn)."""
     residual: searchable(bool) = False
     """mlp: skip connections around hidden layers of equal width."""
-    conv_blocks: searchable(int) = 2
+    conv_blocks: searchable(int, bounds=AT_LEAST_ONE) = 2
     """cnn: conv blocks (conv, norm, activation, pooling, dropout)."""
-    channels: searchable(int) = 32
+    channels: searchable(int, bounds=AT_LEAST_ONE) = 32
     """cnn: channels of the first block, doubled in each later block."""
-    kernel_size: searchable(int) = 3
+    kernel_size: searchable(int, bounds=AT_LEAST_ONE) = 3
     """cnn: square kernel size (odd, padded to keep the size)."""
     pooling: searchable(str, POOLINGS) = "max"
     """cnn: 2x2 pooling after each block while the image is larger than 1x1."""
-    ensemble_size: searchable(int) = 8
+    ensemble_size: searchable(int, bounds=AT_LEAST_ONE) = 8
     """tabm: members sharing the MLP's weights (own adapters and heads), trained together, averaged."""
     embedding: searchable(str, EMBEDDINGS) = "none"
     """mlp, tabm: numeric columns embedded first, `periodic` (sin, cos), `pl` (+ linear) or `plr` (+ ReLU)."""
-    embedding_frequencies: searchable(int) = 16
+    embedding_frequencies: searchable(int, bounds=AT_LEAST_ONE) = 16
     """mlp, tabm with an embedding: trainable frequencies per numeric column."""
-    embedding_scale: searchable(float) = 0.1
+    embedding_scale: searchable(float, bounds=POSITIVE) = 0.1
     """mlp, tabm with an embedding: standard deviation of the initial frequencies (inputs are scaled)."""
-    embedding_dim: searchable(int) = 16
+    embedding_dim: searchable(int, bounds=AT_LEAST_ONE) = 16
     """mlp, tabm with a pl or plr embedding: values per numeric column after its linear map."""
 
     @model_validator(mode="after")
@@ -168,6 +189,9 @@ class ModelSpace(Strict):
         if tuning and set(values_of(self.embedding)) == {"none"}:
             raise ValueError(f"{tuning[0]} tunes a numeric embedding, and embedding is none; set embedding "
                              "(periodic, pl, plr) or remove it")
+        if offered & {"mlp", "tabm"} and min(values_of(self.hidden)) < 1:  # a cnn reads 0 as "no hidden layer"
+            raise ValueError(f"hidden must be at least 1 for an mlp or tabm (units per hidden layer), got "
+                             f"{min(values_of(self.hidden))}")
         return self
 
 
@@ -177,36 +201,36 @@ class EarlyStopping(Strict):
 
 
 class Augment(Strict):
-    shift: searchable(int) = 0
+    shift: searchable(int, bounds=NON_NEGATIVE) = 0
     """Images: random shifts of up to this many pixels in each direction."""
     flip: searchable(bool) = False
     """Images: random horizontal flips."""
-    noise: searchable(float) = 0.0
+    noise: searchable(float, bounds=NON_NEGATIVE) = 0.0
     """Gaussian noise of this standard deviation added to (standardized) inputs."""
 
 
 class TrainSpace(Strict):
     loss: searchable(str, LOSSES) = "auto"
     """`auto` is mse for regression and cross_entropy for classification; `bce` for binary classes."""
-    label_smoothing: searchable(float) = 0.0
+    label_smoothing: searchable(float, bounds=FRACTION) = 0.0
     """cross_entropy: share of the target mass spread over all classes."""
     optimizer: searchable(str, OPTIMIZERS) = "adam"
     """Optimizer; fused kernels are used where torch has them."""
-    lr: searchable(float) = 1e-3
+    lr: searchable(float, bounds=POSITIVE) = 1e-3
     """Learning rate (the peak rate under onecycle)."""
-    momentum: searchable(float) = 0.9
+    momentum: searchable(float, bounds=FRACTION) = 0.9
     """sgd, rmsprop: momentum."""
     nesterov: searchable(bool) = False
     """sgd: Nesterov momentum."""
-    weight_decay: searchable(float) = 0.0
+    weight_decay: searchable(float, bounds=NON_NEGATIVE) = 0.0
     """L2 penalty (decoupled for adamw)."""
     schedule: searchable(str, SCHEDULES) = "none"
     """Learning-rate schedule over the epochs: cosine, step, onecycle or plateau (on the study metric)."""
-    grad_clip: searchable(float) = 0.0
+    grad_clip: searchable(float, bounds=NON_NEGATIVE) = 0.0
     """Clip the gradients' total norm to this value; 0 turns clipping off."""
     augment: Augment = Augment()
     """Augmentation of training batches, on the device; validation and test data are never augmented."""
-    batch_size: searchable(int) = 64
+    batch_size: searchable(int, bounds=AT_LEAST_ONE) = 64
     """Rows per optimizer step."""
     epochs: int = Field(100, ge=1)
     """Upper bound on passes over the training rows."""
@@ -215,8 +239,9 @@ class TrainSpace(Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """Where data and model live: `auto` is CUDA when available, else the CPU."""
     threads: int | None = Field(None, ge=1)
-    """Torch threads per process; default one: small models gain little from a second thread on a quiet
-    machine and slow down many times over when other processes compete for the cores."""
+    """Torch threads per process (and the baselines' OpenMP/BLAS threads); default one. Measured on a 2-core
+    machine (benchmarks/busy.py): a second thread gains these models at most ~1.5x when the machine is idle
+    and makes them 8 to 60x slower once other processes want the cores; use 2+ for a big model alone."""
 
 
 class StudySettings(Strict):
@@ -235,7 +260,7 @@ class StudySettings(Strict):
     """Optuna sampler."""
     pruner: Literal[PRUNERS] = "median"
     """Optuna pruner that stops unpromising trials early."""
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     """Seeds the sampler and each trial's weights and batch order."""
     enqueue: list[dict[str, Any]] = []
     """Warm start: known-good parameter sets tried first, e.g. [{lr: 0.01, n_layers: 2}]."""
@@ -252,6 +277,17 @@ class Register(Strict):
     ensemble: bool = True
     """Offer a weighted ensemble of the best trials (greedy selection on validation) instead of the best
     trial, when it scores better on validation; off for multi-objective studies."""
+
+    # Checked here, when the file loads: MLflow would refuse them only at registration, after every trial.
+    @field_validator("name")
+    @classmethod
+    def _registrable_name(cls, name: str | None) -> str | None:
+        return name if name is None else check_model_name(name)
+
+    @field_validator("alias")
+    @classmethod
+    def _free_alias(cls, alias: str) -> str:
+        return check_alias(alias)
 
 
 class StudySpec(Strict):
@@ -346,6 +382,8 @@ def _describe(err: ValidationError, origin: str) -> str:
     if first["type"] == "missing":
         return f"{origin}: {key} is required"
     message = first["msg"].removeprefix("Value error, ")
+    if message.startswith("Input should"):  # pydantic's own checks do not say what they got
+        message += f", got {first['input']!r}"
     return f"{origin}: {key}: {message}"
 
 
@@ -364,14 +402,9 @@ def build_spec(raw: dict, origin: str, overrides: list[str] = ()) -> StudySpec:
 def load_spec(path: str | Path, overrides: list[str] = ()) -> StudySpec:
     """Read and validate a study file; relative data paths are resolved here, once."""
     path = Path(path)
-    if not path.is_file():
-        raise HarnessError(f"{path}: no such study file (study files live in experiments/, e.g. experiments/house_prices.yaml)")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise HarnessError(f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}") from None
+    raw = read_yaml(path)
+    if raw is None:
+        raise HarnessError(f"{path}: is empty; a study file needs at least name and data (see experiments/)")
     if not isinstance(raw, dict):
         raise HarnessError(f"{path}: a study file is a mapping of keys (name, data, model, ...), got {type(raw).__name__}")
     spec = build_spec(raw, str(path), overrides)

@@ -7,7 +7,16 @@
     storage.py    Optuna storage: a database URL, or a journal file in mlruns/optuna/
 """
 
-from harness.study.crown import StudyResult
 from harness.study.run import run_study
 
 __all__ = ["StudyResult", "run_study"]
+
+
+def __getattr__(name: str):
+    # crown.py imports MLflow (a second or more): only when a caller asks for it, so a study prints its
+    # first line before MLflow is loaded.
+    if name == "StudyResult":
+        from harness.study.crown import StudyResult
+
+        return StudyResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -35,12 +35,14 @@ def check_metric_fits_splits(spec: StudySpec, data: Prepared) -> None:
     """ROC AUC is undefined on a split that lacks a class: as the study metric it could never score."""
     if data.task != "classification" or "val/roc_auc" not in (spec.study.metric, *(spec.study.objectives or ())):
         return
-    present = set(data.labels["val"].tolist())
-    missing = [c for c in data.classes if c not in present]
-    if missing:
-        raise HarnessError(f"study.metric: val/roc_auc needs every class in the validation split, but "
-                           f"{', '.join(map(repr, missing[:5]))} has no validation rows; use val/log_loss, or a "
-                           "larger data.split.val")
+    # The champion is scored on the test split too: a NaN there would keep it from being registered.
+    for split, words in (("val", "validation"), ("test", "test")):
+        present = set(data.labels[split].tolist())
+        missing = [c for c in data.classes if c not in present]
+        if missing:
+            raise HarnessError(f"study.metric: val/roc_auc needs every class in the {words} split, but "
+                               f"{', '.join(map(repr, missing[:5]))} has no {words} rows; use val/log_loss, or a "
+                               f"larger data.split.{split}")
 
 
 def check_model_fits_data(spec: StudySpec, data: Prepared) -> None:

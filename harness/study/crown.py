@@ -4,9 +4,11 @@ split, recorded on the parent run, and offered to the registry, which moves the 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import optuna
 
 from harness.data.prepare import Prepared
@@ -18,7 +20,7 @@ from harness.search import objectives, pareto
 from harness.search.samplers import multi_objective
 from harness.serve.predict import load_model
 from harness.serve.registry import Decision, promote
-from harness.spec.names import bare, minimized
+from harness.spec.names import bare, minimized, task_metrics
 from harness.spec.schema import StudySpec
 from harness.study.crossval import cost_line
 from harness.study.ensemble import choose_ensemble, wants_ensemble
@@ -45,6 +47,8 @@ class StudyResult:
     images: bool = False  # the model takes arrays of images rather than a table
     ensemble: str | None = None  # the ensemble champion's members, weights and validation gain
     selection: str | None = None  # how trials were scored, when by cross-validation, and what it cost
+    run_id: str = ""  # the run of the model offered to the registry: the best trial's, or the ensemble's
+    model_uri: str = ""
 
 
 def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker, experiment_id: str,
@@ -70,8 +74,11 @@ def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker
         run_id, model_uri = ensemble.run_id, ensemble.model_uri
 
     def score_on_test(uri: str) -> dict[str, float]:
-        model = load_model(uri, tracker.uri)
-        return score_predictions(model.predict(data.raw["test"]), data.labels["test"], data.task, data.classes)
+        predictions = load_model(uri, tracker.uri).predict(data.raw["test"])
+        if not np.isfinite(predictions.select_dtypes("number").to_numpy(np.float64)).all():
+            return dict.fromkeys(task_metrics(data.task)[:-1], float("nan"))  # scikit-learn would raise
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing error is reported below, not warned
+            return score_predictions(predictions, data.labels["test"], data.task, data.classes)
 
     test = {f"test/{k}": v for k, v in score_on_test(model_uri).items()}
     if ensemble is not None:  # for the record, not for choosing: what the best trial alone scores on test
@@ -86,6 +93,7 @@ def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker
     test_metric = "test/" + bare(spec.study.metric)
     if test_metric not in test:
         test_metric = "test/" + ("rmse" if data.task == "regression" else "accuracy")
+    refuse_unscored(spec, tracker, parent_id, best.number, test_metric, test[test_metric])
     decision = promote(
         tracker.client, spec.registry.name, spec.registry.alias, model_uri, run_id, test[test_metric], test_metric,
         minimize=minimized(test_metric),
@@ -96,7 +104,20 @@ def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker
     return StudyResult(spec.name, spec.study.metric, states, best.number, best_val, test, decision,
                        spec.registry.name, spec.registry.alias, tracker.uri, experiment_id, parent_id, data.notes,
                        front, images=data.input_shape is not None,
-                       ensemble=ensemble.describe() if ensemble else None, selection=cost_line(study, spec, data))
+                       ensemble=ensemble.describe() if ensemble else None, selection=cost_line(study, spec, data),
+                       run_id=run_id, model_uri=model_uri)
+
+
+def refuse_unscored(spec: StudySpec, tracker: Tracker, parent_id: str, trial: int, metric: str, value: float) -> None:
+    """A champion must have a finite test score: inf or NaN means its predictions on the test rows overflow or
+    are undefined, and such a model must not take (or be compared for) the alias."""
+    if math.isfinite(value):
+        return
+    reason = (f"trial {trial}, the best on validation, scored {metric} = {value} on the test split, so it is not "
+              "registered (its test predictions, or their errors, are not finite numbers)")
+    tracker.finish(parent_id, "FAILED", reason)
+    raise HarnessError(f"study {spec.name}: {reason}; look for extreme values in the data, or narrow the search "
+                       "(e.g. lower train.lr)")
 
 
 def record_front(study: optuna.Study, spec: StudySpec, tracker: Tracker, parent_id: str,

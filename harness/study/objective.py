@@ -1,19 +1,19 @@
 """objective(trial) in the canonical Optuna shape: sample, build, train with report/should_prune each epoch,
-log the trial's run, return the validation metric. And the line printed as each trial ends.
+log the trial's run, return the validation metric.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 import optuna
 import torch
 
 from harness.data.prepare import Prepared
-from harness.nn.loop import evaluate, fit
+from harness.nn.loop import TrainingDiverged, evaluate, fit
 from harness.nn.losses import make_loss, output_width
 from harness.nn.models import build_model, count_parameters
+from harness.record import plots, tree
 from harness.record.tracking import EpochLog, Tracker
 from harness.search import objectives
 from harness.search.samplers import multi_objective
@@ -25,6 +25,10 @@ from harness.spec.schema import StudySpec
 from harness.study.crossval import FoldSets, cross_validate
 from harness.study.ensemble import save_selection, wants_ensemble
 
+# What may end one trial and let the study go on: training that diverged, and a model too large for the
+# device. Anything else is a bug in the harness and stops the study with its traceback.
+EXPECTED_TRIAL_FAILURES = (TrainingDiverged, torch.OutOfMemoryError, MemoryError)
+
 
 class Objective:
     """objective(trial): sample, build, train with report/should_prune each epoch (each fold, under
@@ -35,7 +39,10 @@ class Objective:
                  metric: str, inputs: list = ()):
         self.spec, self.data, self.tracker, self.metric = spec, data, tracker, metric
         self.experiment_id, self.parent_id, self.inputs = experiment_id, parent_id, list(inputs)
-        self.prune = not multi_objective(spec)  # Optuna cannot prune a multi-objective study
+        # Optuna cannot prune a multi-objective study; without a pruner a report is a journal write for nothing.
+        self.prune = not multi_objective(spec) and spec.study.pruner != "none"
+        # Logged every epoch (the rest once, for the kept weights): each metric row costs the store ~0.3 ms.
+        self.every_epoch = ("train/loss", "train/lr", "val/loss", spec.study.metric)
         self.folds = FoldSets(spec.study.folds, spec.data.split.seed) if spec.study.folds > 1 else None
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
@@ -49,9 +56,12 @@ class Objective:
         trial.set_user_attr("mlflow_run_id", run_id)
         self.tracker.log_inputs(run_id, self.inputs)
         epochs = EpochLog(self.tracker.client, run_id)
+        history: list[dict] = []  # the curves, kept for the trial's plot (a pruned trial's too)
 
         def on_epoch(epoch: int, scores: dict) -> None:
-            epochs.add(scores, step=epoch)
+            history.append(scores)
+            shown = tree.curves({k: scores[k] for k in self.every_epoch}, params.get("schedule", "none"))
+            epochs.add(shown, step=epoch)
             if not self.prune:
                 return
             trial.report(scores[spec.study.metric], epoch)
@@ -60,41 +70,47 @@ class Objective:
 
         try:
             if self.folds is not None:
+                shown = self.fold_curves(params.get("schedule", "none"))
                 scored = cross_validate(spec, data, self.folds(data), params, seed, self.metric,
-                                        lambda epoch, scores: epochs.add(scores, step=epoch),
+                                        lambda epoch, scores: epochs.add(shown(scores), step=epoch),
                                         trial if self.prune else None)
-                return self.conclude(trial, run_id, epochs, {**scored.metrics, **scored.summary},
-                                     scored.predictor, scored.out_of_fold)
+                epochs.flush()
+                return self.conclude(trial, run_id, {**scored.metrics, **scored.summary}, scored.predictor,
+                                     scored.out_of_fold)
             torch.manual_seed(seed)
             model = build_model(params, data.n_features, output_width(data.task, data.n_classes, params["loss"]),
                                 data.input_shape, data.n_numeric, data.output_range).to(data.device)
             result = fit(model, data, params, epochs=spec.train.epochs, patience=spec.train.early_stopping.patience,
                          metric=self.metric, minimize=spec.study.direction == "minimize", seed=seed, on_epoch=on_epoch)
+            epochs.flush()
             loss_fn = make_loss(params["loss"], data.task, params.get("label_smoothing", 0.0))
             val = evaluate(model, data, "val", loss_fn, full=True)
             final = {f"val/{k}": v for k, v in val.items()}
             final.update({"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                           "n_parameters": count_parameters(model)})
             final.update(objectives.measure(spec, model, data.X["val"]))
-            return self.conclude(trial, run_id, epochs, final, Predictor.from_training(data, model, params))
+            final["train/loss"] = history[result.best_epoch]["train/loss"]
+            plots.log_trial_curves(self.tracker, run_id, history, spec.study.metric, result.best_epoch)
+            return self.conclude(trial, run_id, final, Predictor.from_training(data, model, params))
         except optuna.TrialPruned as pruned:
             epochs.flush()
-            self.tracker.finish(run_id, "KILLED", str(pruned))
+            plots.log_trial_curves(self.tracker, run_id, history, spec.study.metric, None)
+            self.tracker.finish(run_id, "KILLED", str(pruned), name=tree.trial_name(trial.number, "pruned"))
             raise
         except BaseException as err:
             epochs.pending and epochs.flush()
             reason = f"{type(err).__name__}: {err}"
             trial.set_user_attr("fail_reason", reason)
-            self.tracker.finish(run_id, "FAILED", reason)
+            self.tracker.finish(run_id, "FAILED", reason, name=tree.trial_name(trial.number, "failed"))
             raise
 
-    def conclude(self, trial: optuna.Trial, run_id: str, epochs: EpochLog, final: dict,
-                 predictor: Predictor | EnsemblePredictor, selection=None) -> float | tuple[float, ...]:
+    def conclude(self, trial: optuna.Trial, run_id: str, final: dict, predictor: Predictor | EnsemblePredictor,
+                 selection=None) -> float | tuple[float, ...]:
         """Log the trial's final metrics and model, and what the ensemble champion selects on: its
         predictions of the validation rows (`selection`: out-of-fold ones under cross-validation)."""
-        epochs.flush()
-        # One step past the last epoch, so the run's latest (shown) values are the restored best epoch's.
-        self.tracker.log_metrics(run_id, final, step=int(final["epochs_run"]))
+        # The summary under names of its own (the curves are epoch/...), so no curve gets a point past
+        # its last epoch and the table's latest values are the restored best epoch's.
+        self.tracker.log_metrics(run_id, final)
         trial.set_user_attr("model_uri", log_model(self.tracker.client, run_id, predictor, self.data.raw["train"]))
         if wants_ensemble(self.spec):
             if selection is None:
@@ -104,25 +120,10 @@ class Objective:
         self.tracker.finish(run_id, "FINISHED")
         return objectives.values(self.spec, final)
 
-
-def progress_printer(echo: Callable[[str], None], spec: StudySpec):
-    started = [time.monotonic()]
-    metric, names = spec.study.metric, objectives.objective_names(spec)
-
-    def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        took = time.monotonic() - started[0]
-        started[0] = time.monotonic()
-        state = trial.state.name
-        if state == "COMPLETE" and len(names) > 1:
-            shown = "  ".join(f"{n} {v:.4g}" for n, v in zip(names, trial.values))
-            detail = f"{shown}  (front: {len(study.best_trials)} trials)"
-        elif state == "COMPLETE":
-            best = study.best_trial
-            detail = f"{metric} {trial.value:.4g}  (best {best.value:.4g}, trial {best.number})"
-        elif state == "PRUNED":
-            detail = "pruned"
-        else:
-            detail = trial.user_attrs.get("fail_reason", "failed")
-        echo(f"  trial {trial.number:>3} {state:<8} {detail}  [{took:.1f}s]")
-
-    return report
+    def fold_curves(self, schedule: str) -> Callable[[int, dict], dict]:
+        """Cross-validation: a fold's epoch (`fold<i>/val/rmse`, ...) as curves `epoch/fold<i>/...`, the
+        same names a single fit logs every epoch, under the fold's prefix."""
+        def shown(scores: dict) -> dict:
+            kept = {k: v for k, v in scores.items() if k.split("/", 1)[1] in self.every_epoch}
+            return tree.curves(kept, schedule)
+        return shown

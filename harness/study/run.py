@@ -7,7 +7,7 @@ parent run, the baselines, the trials, and the crown.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import optuna
 import torch
@@ -15,25 +15,28 @@ import torch
 from harness.data.prepare import prepare
 from harness.errors import HarnessError
 from harness.record import baselines as reference
-from harness.record.lineage import dataset_inputs
-from harness.record.tracking import Tracker, default_tracking_uri
+from harness.record.store import check_tracking_store, default_tracking_uri
 from harness.search import objectives
 from harness.search.samplers import make_pruner, make_sampler, multi_objective, planned_trials
 from harness.search.warmstart import check_enqueue, enqueue_from_file, enqueue_from_study
 from harness.spec.schema import StudySpec, load_spec
 from harness.study.checks import check_metric, check_metric_fits_splits, check_model_fits_data, input_description
-from harness.study.crown import StudyResult, crown
-from harness.study.objective import Objective, progress_printer
-from harness.study.storage import earlier_study, optuna_storage
+from harness.study.events import StudyStart, callback, printer
+from harness.study.storage import check_storage, earlier_study, optuna_storage
+
+if TYPE_CHECKING:
+    from harness.study.crown import StudyResult
 
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
 
 def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeout: float | None = None,
               overrides: list[str] = (), storage: str | None = None, tracking_uri: str | None = None,
-              warm_start_from: str | None = None, echo: Callable[[str], None] = print) -> StudyResult:
+              warm_start_from: str | None = None, echo: Callable[[str], None] = print,
+              progress: Callable[[object], None] | None = None) -> StudyResult:
     """Run (or resume) a study from a study file or a StudySpec; returns what the summary prints.
 
     `warm_start_from` names an earlier study in the same Optuna storage whose best trials go first.
+    `progress` gets a StudyStart, then a TrialEvent per trial (study/events.py); default: a line per trial.
     """
     if not isinstance(spec, StudySpec):
         spec = load_spec(spec, overrides)
@@ -42,9 +45,13 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     spec = spec.model_copy(update={"study": spec.study.model_copy(update=updates)})
     split = spec.data.split
     # Everything a user can get wrong is checked before the first write to MLflow or Optuna.
+    store = tracking_uri or default_tracking_uri()
+    check_tracking_store(store)
+    check_storage(storage, spec.name)
     try:
         data = prepare(spec.data.source, spec.data.target, spec.task, split.val, split.test, split.seed,
-                       spec.train.device, spec.data.target_transform, kind=spec.data.kind, text=spec.data.text)
+                       spec.train.device, spec.data.target_transform, kind=spec.data.kind, text=spec.data.text,
+                       drop=spec.data.drop)
         spec = spec.resolved(data.task)
         metric = check_metric(spec)
         check_model_fits_data(spec, data)
@@ -60,10 +67,19 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     echo(f"study {spec.name}: {data.task} of {data.target!r}, {sum(len(v) for v in data.raw.values())} rows "
          f"(train {len(data.raw['train'])} / val {len(data.raw['val'])} / test {len(data.raw['test'])}), "
          f"{input_description(data)}, device {data.device}")
-    for note in data.notes:
-        echo(f"  note: {note}")
 
-    tracker = Tracker(tracking_uri or default_tracking_uri(), spec.name, str(data.device))
+    # MLflow takes a second or more to import: only now, once the first line has told the user the data is in.
+    from harness.record.lineage import dataset_inputs
+    from harness.record.tracking import Tracker
+    from harness.study.crown import crown
+    from harness.study.objective import EXPECTED_TRIAL_FAILURES, Objective
+    from harness.study.presentation import after_crown, echo_columns, label_parent
+
+    for note in data.notes:
+        echo(f"  {note}" if note.startswith("warning") else f"  note: {note}")  # warnings show even with --quiet
+    echo_columns(data, echo)
+
+    tracker = Tracker(store, spec.name, str(data.device))
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # the harness prints its own line per trial
     study = optuna.create_study(study_name=spec.name, storage=optuna_storage(storage, spec.name),
                                 sampler=sampler, pruner=pruner, directions=directions, load_if_exists=True)
@@ -80,6 +96,7 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     # Built once per study: the splits as MLflow datasets, logged to the parent and to every trial run.
     inputs = dataset_inputs(spec.data.source, data.target, data.raw, data.labels)
     tracker.log_inputs(parent_id, inputs)
+    label_parent(spec, data, tracker, experiment_id, parent_id, echo)
 
     # Before the trials, so their numbers are the bar to watch while the study runs.
     fitted = reference.ensure_baselines(spec, data, tracker, experiment_id, parent_id, echo) if spec.baselines else []
@@ -98,9 +115,13 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     if multi_objective(spec) and spec.study.pruner != "none":
         echo(f"  note: Optuna cannot prune multi-objective studies; pruner {spec.study.pruner} is off")
     objective = Objective(spec, data, tracker, experiment_id, parent_id, metric, inputs)
+    names = objectives.objective_names(spec)
+    progress = progress or printer(echo, spec.study.metric, names)
+    progress(StudyStart(spec.name, spec.study.metric, spec.study.direction, n_trials, done_before,
+                               spec.study.timeout, names if len(names) > 1 else []))
     try:
         study.optimize(objective, n_trials=n_trials, timeout=spec.study.timeout,
-                       catch=(Exception,), callbacks=[progress_printer(echo, spec)])
+                       catch=EXPECTED_TRIAL_FAILURES, callbacks=[callback(progress)])
     except BaseException:
         tracker.finish(parent_id, "KILLED", "interrupted")
         raise
@@ -109,5 +130,6 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     result.vs_baselines = reference.comparison_line(result.test, spec.study.metric, data.task, fitted)
     if result.vs_baselines:
         tracker.set_tags(parent_id, {"harness.vs_baselines": result.vs_baselines})
+    after_crown(study, spec, data, tracker, result, echo)
     tracker.finish(parent_id, "FINISHED")
     return result

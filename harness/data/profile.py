@@ -1,0 +1,110 @@
+"""A look at a table's columns before a study: which are identifiers (every value distinct, nothing to
+learn), which nearly copy the target (a leak, or a feature known only with the answer), and, once the
+preprocessor is fitted, how each column was treated, in words a user can check.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from harness.data.columns import TEXT_MIN_WORDS, is_date, is_number
+from harness.data.scaling import describe_scaler
+
+ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|key|index)$|^(id|uuid)[_\s-]|[a-z]Id$", re.IGNORECASE)
+MIN_ROWS_FOR_ID = 20  # fewer rows than this: all-distinct values are no evidence of an identifier
+NEAR_COPY = 0.98  # |rank correlation| (regression) or class purity (classification) above which we warn
+NEAR_COPY_ROWS = 100_000  # rows looked at (a sample of a larger table)
+
+
+def identifier_reason(column: pd.Series, name: str) -> str | None:
+    """Why a column is an identifier (and so dropped in quick mode), or None: every value distinct and
+    either short codes/names (not free text, not dates) or whole numbers named like an id or counting 1, 2, 3."""
+    values = column.dropna()
+    if len(values) < MIN_ROWS_FOR_ID or values.nunique() < len(values) or is_date(column):
+        return None
+    if not is_number(column):
+        words = values.astype(str).str.split().str.len().mean()
+        if words < TEXT_MIN_WORDS:
+            return "identifier: every value distinct, short codes or names"
+        return None
+    if not pd.api.types.is_integer_dtype(values) and not (values == values.round()).all():
+        return None
+    if ID_NAME.search(str(name)):
+        return "identifier: whole numbers, every value distinct, named like an id"
+    steps = np.diff(np.sort(values.to_numpy()))
+    if len(steps) and (steps == 1).all():
+        return "identifier: whole numbers counting up by one (a row number)"
+    return None
+
+
+def identifiers(features: pd.DataFrame) -> dict[str, str]:
+    """{column: reason} for each identifier column of a table of features."""
+    found = {}
+    for name in features.columns:
+        reason = identifier_reason(features[name], name)
+        if reason:
+            found[str(name)] = reason
+    return found
+
+
+def near_copies(frame: pd.DataFrame, target: str, task: str) -> list[str]:
+    """One warning per feature that nearly copies the target: a rank correlation of 0.98 or more with a
+    numeric target, or (classification) values that each point to one class in 98% or more of the rows
+    while taking far fewer values than there are rows."""
+    frame = frame.sample(NEAR_COPY_ROWS, random_state=0) if len(frame) > NEAR_COPY_ROWS else frame
+    y = frame[target]
+    found = []
+    for name in frame.columns:
+        if name == target:
+            continue
+        x = frame[name]
+        known = x.notna() & y.notna()
+        if known.sum() < 10:
+            continue
+        if task == "regression" and is_number(x) and is_number(y):
+            r = x[known].rank().corr(y[known].rank())
+            if np.isfinite(r) and abs(r) >= NEAR_COPY:
+                found.append(f"warning: column {name!r} nearly copies the target {target!r} "
+                             f"(rank correlation {r:.3f}); {_advice(name)}")
+        elif task == "classification" and x[known].nunique() <= known.sum() / 2:
+            pairs = pd.DataFrame({"x": x[known].astype(str), "y": y[known].astype(str)})
+            purity = pairs.groupby("x")["y"].agg(lambda v: v.value_counts().iloc[0]).sum() / len(pairs)
+            if purity >= NEAR_COPY and pairs["x"].nunique() > 1:
+                found.append(f"warning: column {name!r} nearly copies the target {target!r} "
+                             f"(its value gives the class in {purity:.1%} of rows); {_advice(name)}")
+    return found
+
+
+def _advice(name: str) -> str:
+    return f"if it is known only together with the target, drop it (data.drop or --drop {name})"
+
+
+def treatments(preprocessor, dropped: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(column, treatment, detail) for every column: what the fitted preprocessor does with it, or why it
+    was dropped before (given as {column: reason})."""
+    rows = [(name, "dropped", reason) for name, reason in dropped.items()]
+    for label, transformer, columns in preprocessor.transformers_:
+        if label == "remainder" or transformer == "drop":
+            continue
+        columns = [columns] if isinstance(columns, str) else list(columns)
+        for column in columns:
+            if label == "numeric":
+                rows.append((column, "numeric", f"missing values: median; {describe_scaler(transformer[-1])}"))
+            elif label == "categorical":
+                categories = transformer[-1].categories_[columns.index(column)]
+                rows.append((column, "categorical", f"one-hot, {len(categories)} values; missing: most frequent"))
+            elif label.startswith("text:"):
+                words = len(transformer[-1].vocabulary_)
+                rows.append((column, "text", f"TF-IDF of words and word pairs, {words} terms"))
+            elif label == "dates":
+                rows.append((column, "date", "parsed into year, month, day, weekday, days since 1970; standardized"))
+    return rows
+
+
+def report_lines(rows: list[tuple[str, str, str]]) -> list[str]:
+    """The treatments as aligned lines for the terminal."""
+    width = max((len(str(name)) for name, _, _ in rows), default=0)
+    return [f"{str(name):<{width}}  {kind:<11}  {detail}" for name, kind, detail in rows]

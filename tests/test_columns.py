@@ -1,0 +1,102 @@
+"""Columns: dates become numeric parts inside the packaged preprocessor, identifiers are dropped in quick
+mode with the reason, `data.drop` / `--drop` leave columns out (and the model does not ask for them), a
+near-copy of the target is warned about, and predictions carry a key column and `--keep` columns."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import run_cli
+
+from harness.data.columns import build_preprocessor, date_parts, detect_date_columns, is_date
+from harness.data.prepare import prepare
+from harness.data.profile import identifiers, near_copies, treatments
+from harness.errors import HarnessError
+
+
+def sales(n: int = 120, seed: int = 0) -> pd.DataFrame:
+    """Daily sales: an order id, a date (one per row), a store, a price, and a near-copy of the target."""
+    rng = np.random.default_rng(seed)
+    day = pd.Timestamp("2023-01-01") + pd.to_timedelta(np.arange(n), unit="D")
+    price = rng.uniform(1, 10, n)
+    units = 50 - 3 * price + 5 * (day.dayofweek >= 5) + rng.normal(0, 1, n)
+    return pd.DataFrame({"order_id": np.arange(1000, 1000 + n), "sold_on": day.strftime("%Y-%m-%d"),
+                         "store": rng.choice(["north", "south"], n), "price": price,
+                         "units_x2": units * 2 + rng.normal(0, 0.01, n), "units": units})
+
+
+def test_dates_are_detected_and_parsed_into_numbers() -> None:
+    frame = sales()
+    assert detect_date_columns(frame) == ["sold_on"]
+    assert not is_date(pd.Series(["yes", "no", "may"] * 10)) and not is_date(frame["price"])
+    parts = date_parts(pd.DataFrame({"a": ["2024-03-04", None, "not a date"]}))
+    assert parts.shape == (3, 5) and list(parts[0, :4]) == [2024, 3, 4, 0]  # a Monday
+    assert np.isnan(parts[1]).all() and np.isnan(parts[2]).all()
+    pre = build_preprocessor(frame.drop(columns=["units"])).fit(frame)
+    names = list(pre.get_feature_names_out())
+    assert [n for n in names if "sold_on" in n] == [f"dates__sold_on_{p}" for p in
+                                                     ("year", "month", "day", "weekday", "days")]
+    assert len(names) == 3 + 2 + 5  # order_id, price, units_x2 numeric; store one-hot; the date's parts
+
+
+def test_identifiers_and_near_copies_are_found() -> None:
+    frame = sales()
+    found = identifiers(frame.drop(columns=["units"]))
+    assert list(found) == ["order_id"] and "named like an id" in found["order_id"]
+    names = pd.DataFrame({"code": [f"A{i:03d}" for i in range(30)],
+                          "text": [f"a long review number {i}" for i in range(30)]})
+    assert list(identifiers(names)) == ["code"]  # distinct short codes; distinct sentences are text
+    warnings = near_copies(frame, "units", "regression")
+    assert len(warnings) == 1 and "'units_x2' nearly copies the target 'units'" in warnings[0]
+    labels = pd.DataFrame({"grade": ["a", "b"] * 20, "level": ["high", "low"] * 20, "noise": range(40)})
+    assert "'grade' nearly copies" in near_copies(labels, "level", "classification")[0]
+
+
+def test_data_drop_removes_columns_before_anything_else(tmp_path: Path) -> None:
+    frame = sales()
+    frame.to_csv(tmp_path / "sales.csv", index=False)
+    data = prepare(str(tmp_path / "sales.csv"), "units", "regression", 0.2, 0.2, 0,
+                   drop={"units_x2": "a leak", "order_id": "an id"})
+    assert "units_x2" not in data.features and "order_id" not in data.features
+    assert "units_x2" not in data.raw["train"].columns  # so the packaged model does not ask for it
+    assert ("units_x2", "dropped", "a leak") in data.columns and ("sold_on", "date",
+           "parsed into year, month, day, weekday, days since 1970; standardized") in data.columns
+    assert not any("nearly copies" in n for n in data.notes)
+    with pytest.raises(HarnessError, match="data.drop: column 'nope' is not in"):
+        prepare(str(tmp_path / "sales.csv"), "units", "regression", 0.2, 0.2, 0, drop=["nope"])
+    with pytest.raises(HarnessError, match="is the target"):
+        prepare(str(tmp_path / "sales.csv"), "units", "regression", 0.2, 0.2, 0, drop=["units"])
+    kept = prepare(str(tmp_path / "sales.csv"), "units", "regression", 0.2, 0.2, 0)
+    assert any("'units_x2' nearly copies" in n for n in kept.notes)
+    rows = {name: kind for name, kind, _ in treatments(kept.preprocessor, {})}
+    assert rows == {"order_id": "numeric", "price": "numeric", "units_x2": "numeric", "store": "categorical",
+                    "sold_on": "date"}
+
+
+@pytest.mark.slow
+def test_quick_mode_reports_columns_drops_ids_and_predictions_keep_keys(workdir: Path) -> None:
+    sales().to_csv(workdir / "sales.csv", index=False)
+    out = run_cli("study", "--data", "sales.csv", "--target", "units", "--drop", "units_x2", "--trials", "2",
+                  "--set", "train.epochs=5")
+    lines = out.stdout
+    assert "dropped units_x2 (named with --drop), order_id (identifier)" in lines
+    for expected in (r"order_id\s+dropped\s+identifier: whole numbers, every value distinct, named like an id",
+                     r"sold_on\s+date\s+parsed into year", r"store\s+categorical",
+                     r"units_x2\s+dropped\s+named with --drop"):
+        assert re.search(expected, lines), expected
+    assert "nearly copies" not in lines
+
+    new = sales(5, seed=1).drop(columns=["units", "units_x2"])
+    new.to_csv(workdir / "new.csv", index=False)
+    run_cli("predict", "models:/sales@champion", "new.csv", "--keep", "store,price", "-o", "out.csv")
+    result = pd.read_csv(workdir / "out.csv")
+    assert list(result.columns) == ["order_id", "store", "price", "prediction"]  # the id column keys the rows
+    assert list(result["order_id"]) == list(new["order_id"])
+    bad = run_cli("predict", "models:/sales@champion", "new.csv", "--keep", "colour", check=False)
+    assert bad.returncode == 2 and "--keep colour: the input has no such column" in bad.stderr
+    refused = run_cli("study", "--data", "sales.csv", "--target", "units", "--drop", "units", check=False)
+    assert refused.returncode == 2 and "that is the target" in refused.stderr
