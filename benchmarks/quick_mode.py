@@ -153,19 +153,32 @@ def wins(entry: dict) -> bool:
     return entry["champion"] <= entry["baseline_test"] if lower else entry["champion"] >= entry["baseline_test"]
 
 
+def load(result: dict) -> str:
+    """The machine's 1-minute load average when the table started and when it ended."""
+    return " → ".join(f"{v:.1f}" for v in result.get("load", []))
+
+
+def gap(entry: dict) -> str:
+    """How much worse (+) or better (-) the champion's test metric is than the best baseline's, in percent."""
+    lower = entry["metric"].endswith(("rmse", "mae", "log_loss"))
+    worse = (entry["champion"] - entry["baseline_test"]) / abs(entry["baseline_test"]) * (1 if lower else -1)
+    digits = 2 if abs(worse) < 0.01 else 1  # a tie shows as a tie only when it is one
+    return f"{worse * 100:+.{digits}f}% worse" if worse > 0 else f"{-worse * 100:.{digits}f}% better"
+
+
 def markdown(results: list[dict]) -> str:
-    lines = ["| table | rows | task | metric | champion test | best baseline test | winner | accuracy: champion / baseline | time |",
-             "| --- | ---: | --- | --- | ---: | ---: | --- | --- | ---: |"]
+    lines = ["| table | rows | task | metric | champion test | best baseline test | winner | accuracy: champion / baseline | time | load |",
+             "| --- | ---: | --- | --- | ---: | ---: | --- | --- | ---: | --- |"]
     for r in sorted(results, key=lambda r: list(TABLES).index(r["table"])):  # by size, whatever ran first
         if "error" in r:
-            lines.append(f"| {r['table']} | | | | failed: see the JSON | | | | {r['seconds'] / 60:.1f} min |")
+            lines.append(f"| {r['table']} | | | | failed: see the JSON | | | | {r['seconds'] / 60:.1f} min | |")
             continue
         p = r["primary"]
         acc = r.get("accuracy")
         accuracy = f"{acc['champion']:.3f} / {acc['baseline_test']:.3f} ({acc['baseline']})" if acc else ""
         lines.append(f"| {r['table']} | {r['rows']:,} | {r['task']} | {p['metric']} | {fmt(p['champion'])} | "
-                     f"{fmt(p['baseline_test'])} ({p['baseline']}) | {'champion' if wins(p) else 'baseline'} | "
-                     f"{accuracy} | {r['seconds'] / 60:.1f} min |")
+                     f"{fmt(p['baseline_test'])} ({p['baseline']}) | {'champion' if wins(p) else 'baseline'} ({gap(p)}) | "
+                     f"{accuracy} | {r['seconds'] / 60:.1f} min | {load(r)} |")
     return "\n".join(lines)
 
 
