@@ -17,6 +17,7 @@ from torch import nn
 
 from harness.data.folds import make_folds, pooled_labels
 from harness.data.prepare import prepare
+from harness.data.profile import with_scaling
 from harness.data.scaling import CLIP, RobustSmoothClip, numeric_scaler
 from harness.nn.loop import fit, outputs
 from harness.nn.losses import make_loss
@@ -286,3 +287,12 @@ def test_tables_of_text_columns_keep_their_text_columns_in_every_refit(tmp_path:
     assert data.text == ["note"]
     for variant in (data.variant("quantile"), *[f.data for f in make_folds(data, 3, 0)]):
         assert variant.text == ["note"] and variant.n_numeric == 1
+
+
+def test_the_column_report_names_the_networks_numeric_scaling() -> None:
+    rows = [("price", "numeric", "missing values: median; standardized"), ("store", "categorical", "one-hot")]
+    assert with_scaling(rows, ["standard"]) == rows
+    searched = dict((name, detail) for name, _, detail in with_scaling(rows, ["robust", "quantile"]))
+    assert searched["price"] == ("missing values: median; scaled per trial, searched: median/IQR-scaled, smoothly "
+                                 "clipped to ±3 or quantile-mapped to a normal distribution (baselines: standardized)")
+    assert searched["store"] == "one-hot"

@@ -61,10 +61,21 @@ def numeric_scaler(name: str, n_train_rows: int):
     raise ValueError(f"unknown numeric scaling {name!r}; use standard, robust or quantile")
 
 
+WORDS = {"standard": "standardized", "robust": f"median/IQR-scaled, smoothly clipped to ±{CLIP:g}",
+         "quantile": "quantile-mapped to a normal distribution"}
+
+
 def describe_scaler(scaler) -> str:
     """A fitted numeric scaler in a few words, for the column report."""
     if isinstance(scaler, RobustSmoothClip):
-        return f"median/IQR-scaled, smoothly clipped to ±{CLIP:g}"
+        return WORDS["robust"]
     if isinstance(scaler, QuantileTransformer):
-        return "quantile-mapped to a normal distribution"
-    return "standardized"
+        return WORDS["quantile"]
+    return WORDS["standard"]
+
+
+def describe_scalings(names: list[str]) -> str:
+    """What the networks' numeric scaling is (`data.numeric`: one name, or the searched choices)."""
+    if len(names) == 1:
+        return WORDS[names[0]]
+    return "scaled per trial, searched: " + " or ".join(WORDS[n] for n in names)
