@@ -3,8 +3,10 @@
     OMP_NUM_THREADS=1 PYTHONPATH=$PWD .venv/bin/python benchmarks/quick_mode.py --json results.json
     PYTHONPATH=$PWD .venv/bin/python benchmarks/quick_mode.py --tables diabetes wine --trials 10
     PYTHONPATH=$PWD .venv/bin/python benchmarks/quick_mode.py --report results.json   # the table again
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/quick_mode.py --jobs 2 --json r.json  # two tables at once
 
 One torch thread per study: on a busy 2-core machine two threads wait on each other (8x slower here).
+Each result records the machine's load average (1 minute) when its table started and ended.
 
 Each table is written to a CSV in a temporary folder and studied the way a user would study it:
 `harness study --data TABLE.csv --target COLUMN` in a fresh process, with a temporary MLflow store and
@@ -21,7 +23,9 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -96,9 +100,11 @@ def run_table(name: str, folder: Path, extra: list[str]) -> dict:
     command = [sys.executable, "-m", "harness", "study", "--data", str(csv), "--target", target,
                "--tracking-uri", uri, "--storage", str(folder / f"{name}.journal"), *extra]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=folder)
     seconds = time.perf_counter() - started
+    load = [round(load_before, 1), round(os.getloadavg()[0], 1)]
     (folder / f"{name}.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise RuntimeError(f"{name}: harness exited {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
@@ -110,8 +116,12 @@ def run_table(name: str, folder: Path, extra: list[str]) -> dict:
     baselines = [Baseline(r.data.tags["harness.baseline"], {}, r.data.metrics) for r in runs
                  if r.data.tags.get("harness.role") == "baseline"]
     task = parent.data.tags["harness.task"]
-    result = {"table": name, "rows": len(frame), "task": task, "seconds": seconds,
-              "best_trial_params": dict(client.get_run(parent.data.tags["harness.best_run_id"]).data.params)}
+    result = {"table": name, "rows": len(frame), "task": task, "seconds": seconds, "load": load,
+              "best_trial_params": dict(client.get_run(parent.data.tags["harness.best_run_id"]).data.params),
+              "ensemble": parent.data.tags.get("harness.ensemble"),
+              "summary": proc.stdout[proc.stdout.rfind("\nstudy "):].strip()}
+    if name == "diamonds":
+        result["zero_diamond"] = zero_diamond(frame, uri)
     # Quick mode optimizes rmse (regression) or log loss (classification); accuracy is shown beside it.
     for key, metric in (("primary", "rmse" if task == "regression" else "log_loss"),
                         ("accuracy", "accuracy" if task == "classification" else None)):
@@ -124,6 +134,16 @@ def run_table(name: str, folder: Path, extra: list[str]) -> dict:
     return result
 
 
+def zero_diamond(frame: pd.DataFrame, uri: str) -> dict:
+    """The champion's price for the diamond recorded with x = y = z = 0 (2.25 carat, $18,034), which the
+    README's earlier champion priced at $63,001."""
+    from harness.serve.predict import predict
+
+    row = frame[(frame[["x", "y", "z"]] == 0).all(axis=1) & (frame["price"] == 18_034)]
+    price = float(predict("models:/diamonds@champion", row.drop(columns=["price"]), uri)["prediction"].iloc[0])
+    return {"carat": float(row["carat"].iloc[0]), "price": 18_034, "champion": price}
+
+
 def fmt(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
@@ -133,16 +153,32 @@ def wins(entry: dict) -> bool:
     return entry["champion"] <= entry["baseline_test"] if lower else entry["champion"] >= entry["baseline_test"]
 
 
+def load(result: dict) -> str:
+    """The machine's 1-minute load average when the table started and when it ended."""
+    return " → ".join(f"{v:.1f}" for v in result.get("load", []))
+
+
+def gap(entry: dict) -> str:
+    """How much worse (+) or better (-) the champion's test metric is than the best baseline's, in percent."""
+    lower = entry["metric"].endswith(("rmse", "mae", "log_loss"))
+    worse = (entry["champion"] - entry["baseline_test"]) / abs(entry["baseline_test"]) * (1 if lower else -1)
+    digits = 2 if abs(worse) < 0.01 else 1  # a tie shows as a tie only when it is one
+    return f"{worse * 100:+.{digits}f}% worse" if worse > 0 else f"{-worse * 100:.{digits}f}% better"
+
+
 def markdown(results: list[dict]) -> str:
-    lines = ["| table | rows | task | metric | champion test | best baseline test | winner | accuracy: champion / baseline | time |",
-             "| --- | ---: | --- | --- | ---: | ---: | --- | --- | ---: |"]
-    for r in results:
+    lines = ["| table | rows | task | metric | champion test | best baseline test | winner | accuracy: champion / baseline | time | load |",
+             "| --- | ---: | --- | --- | ---: | ---: | --- | --- | ---: | --- |"]
+    for r in sorted(results, key=lambda r: list(TABLES).index(r["table"])):  # by size, whatever ran first
+        if "error" in r:
+            lines.append(f"| {r['table']} | | | | failed: see the JSON | | | | {r['seconds'] / 60:.1f} min | |")
+            continue
         p = r["primary"]
         acc = r.get("accuracy")
         accuracy = f"{acc['champion']:.3f} / {acc['baseline_test']:.3f} ({acc['baseline']})" if acc else ""
         lines.append(f"| {r['table']} | {r['rows']:,} | {r['task']} | {p['metric']} | {fmt(p['champion'])} | "
-                     f"{fmt(p['baseline_test'])} ({p['baseline']}) | {'champion' if wins(p) else 'baseline'} | "
-                     f"{accuracy} | {r['seconds'] / 60:.1f} min |")
+                     f"{fmt(p['baseline_test'])} ({p['baseline']}) | {'champion' if wins(p) else 'baseline'} ({gap(p)}) | "
+                     f"{accuracy} | {r['seconds'] / 60:.1f} min | {load(r)} |")
     return "\n".join(lines)
 
 
@@ -154,24 +190,39 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--report", nargs="+", type=Path, help="only print the table of earlier --json files")
     parser.add_argument("--keep", type=Path, help="keep each table's stores under this folder (default: a temp one)")
+    parser.add_argument("--jobs", type=int, default=1, help="tables studied at once (each in its own process)")
     args = parser.parse_args()
     if args.report:
         print(markdown([r for path in args.report for r in json.loads(path.read_text())]))
         return
     extra = [f"--set={o}" for o in args.overrides] + (["--trials", str(args.trials)] if args.trials else [])
-    results = []
+    results, lock = {}, threading.Lock()
     with tempfile.TemporaryDirectory(prefix="quick-mode-") as tmp:
-        for name in args.tables:
+
+        def one(name: str) -> None:
             folder = (args.keep or Path(tmp)) / name
             folder.mkdir(parents=True)
-            result = run_table(name, folder, extra)
-            results.append(result)
-            p = result["primary"]
-            print(f"{name}: {p['metric']} champion {fmt(p['champion'])} vs {fmt(p['baseline_test'])} "
-                  f"({p['baseline']}) in {result['seconds']:.0f}s", file=sys.stderr, flush=True)
-            if args.json:
-                args.json.write_text(json.dumps(results, indent=2))
-    print(markdown(results))
+            started = time.perf_counter()
+            try:
+                result = run_table(name, folder, extra)
+            except Exception as err:  # noqa: BLE001  (one table's failure is a result; the others still run)
+                result = {"table": name, "error": str(err)[-3000:], "seconds": time.perf_counter() - started}
+            with lock:
+                results[name] = result
+                if "error" in result:
+                    print(f"{name}: FAILED after {result['seconds']:.0f}s: {result['error']}", file=sys.stderr,
+                          flush=True)
+                else:
+                    p = result["primary"]
+                    print(f"{name}: {p['metric']} champion {fmt(p['champion'])} vs {fmt(p['baseline_test'])} "
+                          f"({p['baseline']}) in {result['seconds']:.0f}s, load {result['load']}",
+                          file=sys.stderr, flush=True)
+                if args.json:  # in table order, whichever finished first
+                    args.json.write_text(json.dumps([results[n] for n in args.tables if n in results], indent=2))
+
+        with ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(one, args.tables))
+    print(markdown([results[n] for n in args.tables]))
 
 
 if __name__ == "__main__":

@@ -117,7 +117,8 @@ def test_quick_mode_logs_a_skewed_positive_target_and_scales_batches_to_the_rows
     skewed = quick_spec(path, "price")
     assert skewed.task == "regression" and skewed.data.target_transform == "log"
     assert "log target" in skewed.description
-    assert set(skewed.model.family.options) == {"linear", "mlp"}
+    assert set(skewed.model.family.options) == {"linear", "mlp", "tabm"}  # TabM below 10,000 rows
+    assert skewed.data.numeric == "robust" and skewed.study.folds == 5  # cross-validated under 2,000 rows
     assert skewed.study.trials == 30 and skewed.baselines
     assert quick_spec(path, "score").data.target_transform == "standardize"
     assert quick_spec(path, "shifted").data.target_transform == "standardize"

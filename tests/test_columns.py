@@ -86,7 +86,10 @@ def test_quick_mode_reports_columns_drops_ids_and_predictions_keep_keys(workdir:
     assert "dropped units_x2 (named with --drop), order_id (identifier)" in lines
     for expected in (r"order_id\s+dropped\s+identifier: whole numbers, every value distinct, named like an id",
                      r"sold_on\s+date\s+parsed into year", r"store\s+categorical",
-                     r"units_x2\s+dropped\s+named with --drop"):
+                     r"units_x2\s+dropped\s+named with --drop",
+                     # quick mode's networks read robust-scaled numbers; its baselines standardized ones
+                     r"price\s+numeric\s+missing values: median; median/IQR-scaled, smoothly clipped to ±3 "
+                     r"\(baselines: standardized\)"):
         assert re.search(expected, lines), expected
     assert "nearly copies" not in lines
 

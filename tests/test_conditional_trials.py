@@ -6,7 +6,7 @@ from __future__ import annotations
 from mlflow import MlflowClient
 from stores import Store, store  # noqa: F401  (the shared-store fixture)
 
-from harness.spec.names import FAMILY_PARAMS
+from harness.spec.names import FAMILY_PARAMS, MODEL_CONDITIONS
 from harness.spec.schema import build_spec
 
 MLP_ONLY = {"n_layers", "hidden", "activation", "dropout"}  # searched below, read by mlp trials only
@@ -34,7 +34,9 @@ def test_branch_parameters_appear_only_in_their_family_s_trials(store: Store) ->
         assert logged["family"] == family and float(logged["lr"]) == trial.params["lr"]
         if family == "mlp":
             assert MLP_ONLY <= trial.params.keys() and MLP_ONLY <= logged.keys()
-            assert set(FAMILY_PARAMS["mlp"]) <= logged.keys()  # fixed mlp settings are logged as well
+            # Fixed mlp settings are logged as well; an embedding's tuning only with an embedding (none here).
+            assert set(FAMILY_PARAMS["mlp"]) - set(MODEL_CONDITIONS) <= logged.keys()
+            assert logged["embedding"] == "none" and not set(MODEL_CONDITIONS) & logged.keys()
         else:
             assert not MLP_ONLY & trial.params.keys()
             assert not set(FAMILY_PARAMS["mlp"]) & logged.keys()

@@ -25,6 +25,8 @@ RAW = {
     "train": {"lr": {"float": [1.0e-3, 1.0e-1], "log": True}, "batch_size": 128, "epochs": 6,
               "early_stopping": {"patience": 2}},
     "study": {"sampler": "random", "pruner": "none", "seed": 0},
+    # The marks of a single-trial champion (an ensemble's: tests/test_ensemble_champion.py).
+    "register": {"ensemble": False},
 }
 
 

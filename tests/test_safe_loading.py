@@ -63,9 +63,10 @@ def test_a_pickled_preprocessor_of_an_older_harness_loads_only_when_trusted_expl
     assert load_preprocessor(legacy) == {"fitted": True}
 
 
-def test_a_preprocessor_of_every_column_kind_loads_back_from_its_trusted_file(tmp_path: Path) -> None:
-    """Numbers, categories, free text and dates: each kind's fitted parts are trusted types, so a model of
-    any table loads (a type missing from the list would refuse every such model)."""
+@pytest.mark.parametrize("numeric", ["standard", "robust", "quantile"])
+def test_a_preprocessor_of_every_column_kind_loads_back_from_its_trusted_file(tmp_path: Path, numeric: str) -> None:
+    """Numbers (each scaling), categories, free text and dates: each kind's fitted parts are trusted types,
+    so a model of any table loads (a type missing from the list would refuse every such model)."""
     import numpy as np
     import pandas as pd
 
@@ -79,7 +80,7 @@ def test_a_preprocessor_of_every_column_kind_loads_back_from_its_trusted_file(tm
         "colour": rng.choice(["red", "blue"], 40),
         "note": [f"{words[i % 4]} number {i}" for i in range(40)],
         "day": pd.date_range("2024-01-01", periods=40, freq="D").astype(str)}))
-    fitted = build_preprocessor(frame, text=["note"]).fit(frame)
+    fitted = build_preprocessor(frame, text=["note"], numeric=numeric).fit(frame)
     save_preprocessor(fitted, tmp_path / "preprocessor.skops")
     loaded = load_preprocessor(tmp_path / "preprocessor.skops")
     assert np.allclose(loaded.transform(frame), fitted.transform(frame))

@@ -171,7 +171,9 @@ def test_the_ui_shows_trials_metrics_champion_curve_and_alias_in_a_real_browser(
             page.screenshot(path=shots / "2-comparison-view.png")
 
             # The champion trial: its learning curve among the model metrics, its curves.png among the artifacts.
-            page.get_by_text("(champion)").first.click()
+            # An ensemble champion's run holds the model, not curves: they are its members', the best trial's first.
+            ensemble = "\nensemble     trials" in journey["summary"]
+            page.get_by_text("(best)" if ensemble else "(champion)").first.click()
             page.get_by_role("tab", name="Model metrics").click()
             # Charts come in sections by prefix: epoch/train (its loss curve first), epoch/val, val, test.
             page.get_by_text("epoch/train/loss").first.wait_for(timeout=WAIT_MS)

@@ -87,6 +87,8 @@ def summary(result, spec) -> str:
         "",
         f"study {result.name}: {states}",
         f"best trial   {result.best_trial}",
+        *([f"ensemble     {result.ensemble}"] if result.ensemble else []),
+        *([f"selection    {result.selection}"] if result.selection else []),
         f"  validation {fmt(result.best_val)}",
         f"  test       {fmt(result.test)}",
         *([f"vs baselines {result.vs_baselines}"] if result.vs_baselines else []),

@@ -1,5 +1,5 @@
-"""Table columns as the network sees them: numbers scaled, categories one-hot, free text as TF-IDF,
-dates as numeric parts (year, month, day, weekday, days since 1970).
+"""Table columns as the network sees them: numbers scaled (data/scaling.py), categories one-hot, free text
+as TF-IDF, dates as numeric parts (year, month, day, weekday, days since 1970).
 
 One fitted ColumnTransformer does it all; the packaged model holds the same object, so the registered
 model takes raw rows exactly like the study's own.
@@ -17,6 +17,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+from harness.data.scaling import numeric_scaler
 from harness.data.sources import as_text
 
 # A non-numeric column is free text (TF-IDF, not one-hot) when most values are distinct and average this
@@ -94,14 +95,15 @@ def text_values(column) -> list[str]:
 
 
 def build_preprocessor(features: pd.DataFrame, text: list[str] | None = None,
-                       dates: list[str] | None = None) -> ColumnTransformer:
-    """Numbers: median-imputed and standardized. Text columns (`text`, default: detected): TF-IDF of words
-    and word pairs. Dates (default: detected): their numeric parts, imputed and standardized. Everything
-    else: mode-imputed and one-hot encoded. The output is always dense."""
+                       dates: list[str] | None = None, numeric: str = "standard") -> ColumnTransformer:
+    """Numbers: median-imputed and scaled by `numeric` (standard, robust, quantile). Text columns (`text`,
+    default: detected): TF-IDF of words and word pairs. Dates (default: detected): their numeric parts,
+    imputed and standardized. Everything else: mode-imputed and one-hot encoded. The output is always
+    dense, numeric columns first (the network's numeric embeddings rely on it)."""
     dates = detect_date_columns(features) if dates is None else list(dates)
     text = [c for c in (detect_text_columns(features) if text is None else text) if c not in dates]
-    numeric = [c for c in features.columns if is_number(features[c]) and c not in text]
-    categorical = [c for c in features.columns if c not in numeric and c not in text and c not in dates]
+    numbers = [c for c in features.columns if is_number(features[c]) and c not in text]
+    categorical = [c for c in features.columns if c not in numbers and c not in text and c not in dates]
     vectorizers = [(f"text:{c}", make_pipeline(
         FunctionTransformer(text_values, feature_names_out="one-to-one"),
         TfidfVectorizer(max_features=TFIDF_MAX_FEATURES, ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32),
@@ -110,7 +112,8 @@ def build_preprocessor(features: pd.DataFrame, text: list[str] | None = None,
         [
             # np.median per column: the same medians as strategy="median", whose masked-array sort took 9 s
             # of a 1M-row preparation here (np.median partitions instead: 1.2 s).
-            ("numeric", make_pipeline(SimpleImputer(strategy=np.median), StandardScaler()), numeric),
+            ("numeric", make_pipeline(SimpleImputer(strategy=np.median), numeric_scaler(numeric, len(features))),
+             numbers),
             ("categorical", make_pipeline(
                 SimpleImputer(strategy="most_frequent"),
                 OneHotEncoder(handle_unknown="ignore", sparse_output=False),
@@ -123,6 +126,12 @@ def build_preprocessor(features: pd.DataFrame, text: list[str] | None = None,
         ],
         sparse_threshold=0.0,
     )
+
+
+def numeric_width(preprocessor: ColumnTransformer) -> int:
+    """How many leading output columns of a fitted preprocessor are numeric (all-missing ones are dropped)."""
+    window = preprocessor.output_indices_.get("numeric", slice(0, 0))
+    return window.stop - window.start
 
 
 def as_model_input(features: pd.DataFrame) -> pd.DataFrame:
@@ -138,7 +147,7 @@ def as_model_input(features: pd.DataFrame) -> pd.DataFrame:
 
 
 def numeric_columns(preprocessor: ColumnTransformer) -> list[str]:
-    """The columns a fitted preprocessor reads as numbers (imputed with the median, then standardized)."""
+    """The columns a fitted preprocessor reads as numbers (imputed with the median, then scaled)."""
     return [c for name, _, columns in preprocessor.transformers_ if name == "numeric" for c in columns]
 
 

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,14 @@ import torch
 from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import train_test_split
 
-from harness.data.columns import as_model_input, build_preprocessor, is_number
+from harness.data.columns import (
+    as_model_input,
+    build_preprocessor,
+    detect_date_columns,
+    detect_text_columns,
+    is_number,
+    numeric_width,
+)
 from harness.data.images import ImageScaler, check_image_folder, is_image_source, load_images
 from harness.data.profile import near_copies, treatments
 from harness.data.sources import load_source
@@ -61,6 +68,36 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     target_transform: str = "standardize"  # regression: standardize, log or none
     columns: list[tuple[str, str, str]] = field(default_factory=list)  # (column, treatment, detail), tables
+    numeric: str = "standard"  # how numeric columns are scaled (data/scaling.py); tables only
+    text: list[str] | None = None  # the text columns, fixed once so every refit encodes the same columns
+    dates: list[str] | None = None  # the date columns, fixed once likewise
+    _variants: dict = field(default_factory=dict, repr=False, compare=False)  # numeric scaling -> Prepared
+
+    @property
+    def n_numeric(self) -> int:
+        """How many leading feature columns are numeric (what numeric embeddings read); 0 for images."""
+        return numeric_width(self.preprocessor) if isinstance(self.preprocessor, ColumnTransformer) else 0
+
+    @property
+    def output_range(self) -> tuple[float, float] | None:
+        """Regression: the training targets' smallest and largest value, encoded as the network outputs
+        them. A prediction outside them is an extrapolation no training row supports; None otherwise."""
+        if self.task != "regression":
+            return None
+        train = self.labels["train"].astype(np.float64)
+        low, high = encode_target(np.array([train.min(), train.max()]), self.target_transform,
+                                  self.target_mean, self.target_std)
+        return float(low), float(high)
+
+    def variant(self, numeric: str) -> Prepared:
+        """The same rows and splits with numeric columns scaled another way (fitted on the training rows,
+        built once per process), so a trial can search the scaling without a study-wide refit."""
+        if numeric == self.numeric or self.input_shape is not None:
+            return self
+        built = self._variants.setdefault(self.numeric, self)._variants  # one cache shared by every variant
+        if numeric not in built:
+            built[numeric] = replace(encode_table(self, self.raw, self.labels, numeric), _variants=built)
+        return built[numeric]
 
     @property
     def n_features(self) -> int:
@@ -96,7 +133,8 @@ def digest_of(frame: pd.DataFrame) -> str:
 
 def prepare(source: str, target: str | None, task: str, val: float, test: float, seed: int,
             device: str = "auto", target_transform: str = "standardize", kind: str = "auto",
-            text: list[str] | None = None, drop: list[str] | dict[str, str] | None = None) -> Prepared:
+            text: list[str] | None = None, drop: list[str] | dict[str, str] | None = None,
+            numeric: str = "standard") -> Prepared:
     """Load, split, fit the preprocessor on the training rows only, and move every split to the device.
 
     Regression targets are encoded by `target_transform` (standardize, log, none) for training only:
@@ -147,23 +185,40 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
     digest = digest_of(frame)
     del frame, raw_features  # the splits hold every row now: free the whole table before the preprocessing
 
-    preprocessor = build_preprocessor(raw["train"], _check_text(text, raw["train"])).fit(raw["train"])
-    dev = pick_device(device)
-    encoded = {name: preprocessor.transform(raw[name]) for name in SPLITS}
-    for name in SPLITS:
-        check_encoded(encoded[name], preprocessor.get_feature_names_out(), name)
-    X = {name: torch.as_tensor(encoded[name], dtype=torch.float32, device=dev) for name in SPLITS}
+    # Text and date columns are decided once, on the training rows: a refit (another numeric scaling, a
+    # cross-validation fold) must encode the same columns the same way.
+    dates = detect_date_columns(raw["train"])
+    text = _check_text(text, raw["train"])
+    text = [c for c in (detect_text_columns(raw["train"]) if text is None else text) if c not in dates]
+    classes = _classes(labels, target) if task == "classification" else None
+    template = Prepared(task, target, features, None, classes, 0.0, 1.0, {}, {}, {}, {}, digest, pick_device(device),
+                        notes, target_transform if task == "regression" else "standardize", text=text, dates=dates)
+    prepared = encode_table(template, raw, split_labels, numeric)
+    prepared.columns = treatments(prepared.preprocessor, dropped)
+    return prepared
 
-    classes, mean, std = None, 0.0, 1.0
-    if task == "classification":
-        classes, y = _class_targets(labels, split_labels, target, dev)
+
+def encode_table(like: Prepared, raw: dict[str, pd.DataFrame], labels: dict[str, np.ndarray],
+                 numeric: str) -> Prepared:
+    """A Prepared for these rows, split as given, like `like` in every other respect (task, classes, text
+    and date columns, target transform, device): the preprocessor and the target's scale are fitted on
+    raw['train']."""
+    preprocessor = build_preprocessor(raw["train"], like.text, like.dates, numeric).fit(raw["train"])
+    dev = like.device
+    encoded = {name: preprocessor.transform(part) for name, part in raw.items()}
+    for name, values in encoded.items():
+        check_encoded(values, preprocessor.get_feature_names_out(), name)
+    X = {name: torch.as_tensor(values, dtype=torch.float32, device=dev) for name, values in encoded.items()}
+    mean, std = 0.0, 1.0
+    if like.task == "classification":
+        index = {label: i for i, label in enumerate(like.classes)}
+        y = {n: torch.as_tensor([index[v] for v in part], dtype=torch.int64, device=dev) for n, part in labels.items()}
     else:
-        mean, std = fit_target_scale(split_labels["train"].astype(np.float64), target_transform)
-        y = {n: torch.as_tensor(encode_target(split_labels[n].astype(np.float64), target_transform, mean, std),
-                                dtype=torch.float32, device=dev).reshape(-1, 1) for n in SPLITS}
-    return Prepared(task, target, features, preprocessor, classes, mean, std, X, y, raw, split_labels,
-                    digest, dev, notes, target_transform if task == "regression" else "standardize",
-                    treatments(preprocessor, dropped))
+        mean, std = fit_target_scale(labels["train"].astype(np.float64), like.target_transform)
+        y = {n: torch.as_tensor(encode_target(part.astype(np.float64), like.target_transform, mean, std),
+                                dtype=torch.float32, device=dev).reshape(-1, 1) for n, part in labels.items()}
+    return replace(like, preprocessor=preprocessor, target_mean=mean, target_std=std, X=X, y=y, raw=raw,
+                   labels=labels, numeric=numeric, _variants={})
 
 
 def _drop_columns(frame: pd.DataFrame, target: str, drop: list[str] | dict[str, str],
@@ -185,12 +240,18 @@ def _drop_columns(frame: pd.DataFrame, target: str, drop: list[str] | dict[str, 
 def _class_targets(labels: np.ndarray, split_labels: dict[str, np.ndarray], target: str,
                    dev: torch.device) -> tuple[list, dict[str, torch.Tensor]]:
     """Classes in a stable order and each split's labels as int64 class indices on the device."""
+    classes = _classes(labels, target)
+    index = {label: i for i, label in enumerate(classes)}
+    y = {n: torch.as_tensor([index[v] for v in split_labels[n]], dtype=torch.int64, device=dev) for n in SPLITS}
+    return classes, y
+
+
+def _classes(labels: np.ndarray, target: str) -> list:
+    """Classes in a stable order: the order of the network's outputs."""
     classes = sorted(pd.unique(labels), key=str)
     if len(classes) < 2:
         raise HarnessError(f"data.target: {target!r} has a single class {classes[0]!r}; nothing to classify")
-    index = {label: i for i, label in enumerate(classes)}
-    y = {n: torch.as_tensor([index[v] for v in split_labels[n]], dtype=torch.int64, device=dev) for n in SPLITS}
-    return [c.item() if isinstance(c, np.generic) else c for c in classes], y
+    return [c.item() if isinstance(c, np.generic) else c for c in classes]
 
 
 def prepare_images(source: str, target: str | None, task: str, val: float, test: float, seed: int,

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from harness.data.columns import TEXT_MIN_WORDS, is_date, is_number
+from harness.data.scaling import describe_scaler, describe_scalings
 
 ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|key|index)$|^(id|uuid)[_\s-]|[a-z]Id$", re.IGNORECASE)
 MIN_ROWS_FOR_ID = 20  # fewer rows than this: all-distinct values are no evidence of an identifier
@@ -91,7 +92,7 @@ def treatments(preprocessor, dropped: dict[str, str]) -> list[tuple[str, str, st
         columns = [columns] if isinstance(columns, str) else list(columns)
         for column in columns:
             if label == "numeric":
-                rows.append((column, "numeric", "missing values: median; standardized"))
+                rows.append((column, "numeric", f"missing values: median; {describe_scaler(transformer[-1])}"))
             elif label == "categorical":
                 categories = transformer[-1].categories_[columns.index(column)]
                 rows.append((column, "categorical", f"one-hot, {len(categories)} values; missing: most frequent"))
@@ -101,6 +102,15 @@ def treatments(preprocessor, dropped: dict[str, str]) -> list[tuple[str, str, st
             elif label == "dates":
                 rows.append((column, "date", "parsed into year, month, day, weekday, days since 1970; standardized"))
     return rows
+
+
+def with_scaling(rows: list[tuple[str, str, str]], scalings: list[str]) -> list[tuple[str, str, str]]:
+    """The treatments as the networks see numeric columns (`data.numeric`); the prepared data, which the
+    baselines read, is standardized whatever the networks use."""
+    if scalings == ["standard"]:
+        return rows
+    detail = f"missing values: median; {describe_scalings(scalings)} (baselines: standardized)"
+    return [(name, kind, detail if kind == "numeric" else text) for name, kind, text in rows]
 
 
 def report_lines(rows: list[tuple[str, str, str]]) -> list[str]:

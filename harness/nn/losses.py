@@ -23,14 +23,30 @@ class BinaryLogitLoss(nn.Module):
         return F.binary_cross_entropy_with_logits(output[:, 0], target.to(output.dtype))
 
 
+class EachMember(nn.Module):
+    """A loss that also takes the (batch, k, outputs) of a network's k members in training (TabM), and
+    scores each member against the targets on its own, averaged over members and rows: averaging the
+    members' outputs first would let them fit together as one model and lose their diversity."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if output.dim() == 3:
+            batch, k, width = output.shape
+            return self.inner(output.reshape(batch * k, width), target.repeat_interleave(k, 0))
+        return self.inner(output, target)
+
+
 def make_loss(name: str, task: str, label_smoothing: float = 0.0) -> nn.Module:
     """The training loss module; regression losses see encoded (standardized) targets, classification ones logits."""
     name = resolve_loss(name, task)
     if name == "cross_entropy":
-        return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        return EachMember(nn.CrossEntropyLoss(label_smoothing=label_smoothing))
     if name == "bce":
-        return BinaryLogitLoss()
-    return REGRESSION_LOSS_MODULES[name]()
+        return EachMember(BinaryLogitLoss())
+    return EachMember(REGRESSION_LOSS_MODULES[name]())
 
 
 def output_width(task: str, n_classes: int | None, loss: str) -> int:

@@ -4,10 +4,13 @@ can rebuild the exact network from the params logged with it.
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from harness.errors import HarnessError
-from harness.spec.names import FAMILY_PARAMS
+from harness.nn.embeddings import NumericEmbedding
+from harness.nn.tabm import TabM, combine_for
+from harness.spec.names import EMBEDDING_PARAMS, FAMILY_PARAMS
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU, "leaky_relu": nn.LeakyReLU}
 
@@ -90,21 +93,68 @@ def cnn(input_shape: tuple[int, int, int], n_out: int, conv_blocks: int = 2, cha
     return nn.Sequential(*layers)
 
 
-BUILDERS = {"linear": linear, "mlp": mlp, "cnn": cnn}
+def tabm(n_in: int, n_out: int, n_layers: int = 2, hidden: int = 256, activation: str = "relu",
+         dropout: float = 0.0, ensemble_size: int = 8, loss: str = "auto") -> nn.Module:
+    """TabM (nn/tabm.py): `ensemble_size` MLP members sharing their weights, trained together and averaged
+    as the training `loss` implies (mean values, or mean class probabilities)."""
+    return TabM(n_in, n_out, ensemble_size, n_layers, hidden, ACTIVATIONS[activation](), dropout,
+                combine_for(loss, n_out))
 
 
-def build_model(params: dict, n_in: int, n_out: int, input_shape: tuple[int, int, int] | None = None) -> nn.Module:
+class OutputRange(nn.Module):
+    """Clamps regression outputs to the training targets' range, in evaluation only (training keeps its
+    gradients): no input, however impossible, yields a prediction beyond what any training row had.
+    The bounds are buffers, so the packaged model restores them with the weights."""
+
+    def __init__(self, low: float, high: float):
+        super().__init__()
+        self.register_buffer("low", torch.tensor(float(low)))
+        self.register_buffer("high", torch.tensor(float(high)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.training else torch.clamp(x, self.low, self.high)
+
+
+def output_range_of(network: nn.Module) -> tuple[float, float] | None:
+    """The bounds a network clamps its outputs to, or None: what rebuilding it needs to know."""
+    for module in network.modules():
+        if isinstance(module, OutputRange):
+            return float(module.low), float(module.high)
+    return None
+
+
+BUILDERS = {"linear": linear, "mlp": mlp, "cnn": cnn, "tabm": tabm}
+
+
+def build_model(params: dict, n_in: int, n_out: int, input_shape: tuple[int, int, int] | None = None,
+                n_numeric: int = 0, output_range: tuple[float, float] | None = None) -> nn.Module:
     """The network a params dict describes (`family` plus that family's own keys).
 
     `input_shape` (C, H, W) is given for images: a cnn needs it, linear and mlp read the flattened pixels.
+    `n_numeric` is how many leading inputs are numeric columns (what `embedding` embeds); `output_range`
+    (encoded targets) clamps a regression network's outputs in evaluation.
     """
     family = params.get("family", "mlp")
-    own = {k: params[k] for k in FAMILY_PARAMS[family] if k in params}
+    own = {k: params[k] for k in FAMILY_PARAMS[family] if k in params and k not in EMBEDDING_PARAMS}
     if family == "cnn":
         check_cnn(input_shape is not None, [own.get("kernel_size", 3)])
         return cnn(tuple(input_shape), n_out, **own)
-    network = BUILDERS[family](n_in, n_out, **own)
-    return network if input_shape is None else nn.Sequential(nn.Flatten(), network)
+    if family == "tabm":
+        own["loss"] = params.get("loss", "auto")
+    layers: list[nn.Module] = [nn.Flatten()] if input_shape is not None else []
+    kind = params.get("embedding", "none") if "embedding" in FAMILY_PARAMS[family] else "none"
+    if kind != "none":
+        if n_numeric < 1:
+            raise HarnessError("model.embedding: the data has no numeric columns to embed; use embedding: none")
+        embedding = NumericEmbedding(n_numeric, kind, params.get("embedding_frequencies", 16),
+                                     params.get("embedding_scale", 0.1), params.get("embedding_dim", 16))
+        layers.append(embedding)
+        n_in = embedding.output_width(n_in)
+    layers.append(BUILDERS[family](n_in, n_out, **own))
+    if output_range is not None:
+        layers.append(OutputRange(*output_range))
+    # The bare network when nothing wraps it, so the state dicts of models saved before these options load.
+    return layers[0] if len(layers) == 1 else nn.Sequential(*layers)
 
 
 def count_parameters(model: nn.Module) -> int:

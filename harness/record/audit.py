@@ -68,7 +68,10 @@ def audit(client, study: StudyRecord, load_model) -> list[str]:
     if parent is not None and not running and parent.info.status == "RUNNING":
         found.append(f"parent run {study.parent_id}: RUNNING while no trial runs (the crown was not finished: "
                      f"run `harness crown {study.name}`)")
-    found += _registry_findings(client, study, {r.info.run_id for r in children})
+    # A version registers a trial's run, or the run of an ensemble of trials (register.ensemble).
+    ensembles = {r.info.run_id for r in runs if r.data.tags.get("harness.role") == "ensemble"
+                 and r.data.tags.get("mlflow.parentRunId") == study.parent_id}
+    found += _registry_findings(client, study, {r.info.run_id for r in children} | ensembles)
     return found
 
 
@@ -111,8 +114,8 @@ def _registry_findings(client, study: StudyRecord, trial_runs: set[str]) -> list
     for v in mine:
         by_run[v.run_id].append(str(v.version))
         if v.run_id not in trial_runs:
-            found.append(f"{study.model_name} version {v.version}: its run {v.run_id} is not a trial of study "
-                         f"{study.name}")
+            found.append(f"{study.model_name} version {v.version}: its run {v.run_id} is not a trial (nor an ensemble "
+                         f"of trials) of study {study.name}")
     for run_id, numbers in by_run.items():
         if len(numbers) > 1:
             found.append(f"{study.model_name}: versions {', '.join(numbers)} register the same run {run_id} (a crown "

@@ -37,9 +37,10 @@ def curves(scores: dict[str, float], schedule: str) -> dict[str, float]:
     return {CURVE + k: v for k, v in scores.items() if not (k == "train/lr" and schedule == "none")}
 
 
-def trial_name(number: int, mark: str | None = None) -> str:
-    """`trial-7`, or `trial-7 (champion)`, `trial-3 (pruned)`: the Run Name column says what stands out."""
-    return f"trial-{number}" + (f" ({mark})" if mark else "")
+def trial_name(number: int | None, mark: str | None = None) -> str:
+    """`trial-7`, or `trial-7 (champion)`, `trial-3 (pruned)`: the Run Name column says what stands out.
+    No number is the study's ensemble run: `ensemble`, `ensemble (champion)`."""
+    return (f"trial-{number}" if number is not None else "ensemble") + (f" ({mark})" if mark else "")
 
 
 def describe(value) -> str:
@@ -77,7 +78,8 @@ def run_link(experiment_id: str, run_id: str, text: str) -> str:
     return f"[{text}](#/experiments/{experiment_id}/runs/{run_id})"
 
 
-def mark_trials(tracker, experiment_id: str, parent_id: str, marks: dict[str, tuple[int, str, str]]) -> None:
+def mark_trials(tracker, experiment_id: str, parent_id: str,
+                marks: dict[str, tuple[int | None, str, str]]) -> None:
     """Name, tag and describe the trial runs that stand out ({run_id: (trial number, mark, description)});
     marks left by an earlier crown of this study on other runs are taken off."""
     earlier = tracker.client.search_runs(
@@ -85,7 +87,8 @@ def mark_trials(tracker, experiment_id: str, parent_id: str, marks: dict[str, tu
         filter_string=f"tags.`mlflow.parentRunId` = '{parent_id}' and tags.`{MARK}` LIKE '%'")
     for run in earlier:
         if run.info.run_id not in marks:
-            number = int(run.data.tags["harness.trial"])
+            number = run.data.tags.get("harness.trial")  # none on an ensemble run
+            number = int(number) if number is not None else None
             tracker.set_tags(run.info.run_id, {"mlflow.runName": trial_name(number)})
             for key in (MARK, "mlflow.note.content"):
                 tracker.client.delete_tag(run.info.run_id, key)

@@ -75,6 +75,10 @@ def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
     epochs = spec.train.epochs
     # Let a few trials and epochs pass before judging: early epochs of a good config can look poor.
     warmup = min(10, max(1, epochs // 5))
+    if spec.study.folds > 1:
+        # Cross-validated trials report once per fold (their running out-of-fold score): the resource is
+        # the fold, and one fold's few rows are too noisy to judge on, so judging starts at the second.
+        epochs, warmup = spec.study.folds, 1
     name = spec.study.pruner
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)

@@ -18,7 +18,7 @@ from harness.spec.distributions import (
     every_value,
     values_of,
 )
-from harness.spec.names import AUGMENT_PARAMS, FAMILY_PARAMS, TRAIN_PARAMS
+from harness.spec.names import AUGMENT_PARAMS, FAMILY_PARAMS, MODEL_CONDITIONS, TRAIN_PARAMS
 from harness.spec.schema import StudySpec
 
 
@@ -37,6 +37,8 @@ def sample(spec: StudySpec, trial: Any) -> dict:
     """Sample one configuration: the family first, then only the parameters that family reads."""
     params = {"family": suggest(trial, "family", spec.model.family)}
     for key in FAMILY_PARAMS[params["family"]]:
+        if key in MODEL_CONDITIONS and not MODEL_CONDITIONS[key](params):
+            continue
         if key == "hidden" and params.get("per_layer_width"):
             params[key] = [suggest(trial, f"hidden_{i}", spec.model.hidden) for i in range(params["n_layers"])]
         else:
@@ -49,6 +51,8 @@ def sample(spec: StudySpec, trial: Any) -> dict:
         if value in (0, False):  # fixed off (0.0 and False included): nothing to sample, nothing to log
             continue
         params[f"augment_{key}"] = suggest(trial, f"augment_{key}", value)
+    # The numeric scaling is the data's, but a choice of it varies per trial (each fitted once per process).
+    params["numeric"] = suggest(trial, "numeric", spec.data.numeric)
     return params
 
 
@@ -74,6 +78,7 @@ def searched(spec: StudySpec) -> dict[str, Any]:
         out[key] = getattr(spec.train, key)
     for key in AUGMENT_PARAMS:
         out[f"augment_{key}"] = getattr(spec.train.augment, key)
+    out["numeric"] = spec.data.numeric
     return {k: v for k, v in out.items() if isinstance(v, (IntDist, FloatDist, ChoiceDist))}
 
 

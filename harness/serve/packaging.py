@@ -33,6 +33,7 @@ from mlflow.types import ColSpec, DataType, Schema
 from mlflow.types.schema import AnyType
 
 from harness.data.columns import as_model_input
+from harness.serve.ensemble import EnsemblePredictor, load_predictor
 from harness.serve.predictor import Predictor
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -53,7 +54,7 @@ REQUIREMENTS = _requirements()
 
 class HarnessModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
-        self.predictor = Predictor.load(context.artifacts)
+        self.predictor = load_predictor(context.artifacts)
 
     # The hint is one MLflow passes through untouched (no conversion), so a model of images gets its array.
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
@@ -68,11 +69,13 @@ class Template:
     model: Model | None = None  # its MLmodel, parsed once
 
     @classmethod
-    def save(cls, local: Path, predictor: Predictor, example, logged, run_id: str) -> None:
-        """Write the predictor's model at `local`: from the template when it fits, else in full (and keep it)."""
+    def save(cls, local: Path, predictor: Predictor | EnsemblePredictor, example, logged, run_id: str) -> None:
+        """Write the predictor's model at `local`: from the template when it fits, else in full (and keep it).
+        An ensemble is always saved in full: its members' files share names, which MLflow renames apart,
+        so its files would not land where a copied template's MLmodel points."""
         key = json.dumps([predictor.meta.get(k) for k in ("task", "target", "features", "classes", "input_shape")]
                          + [_example_digest(example)], default=str)
-        if key != cls.key:
+        if isinstance(predictor, EnsemblePredictor) or key != cls.key:
             meta = Model(artifact_path=logged.artifact_location, model_uuid=logged.model_id, run_id=run_id,
                          model_id=logged.model_id)
             with tempfile.TemporaryDirectory() as folder:
@@ -80,6 +83,8 @@ class Template:
                                          code_paths=[str(PACKAGE_DIR)], pip_requirements=REQUIREMENTS,
                                          signature=any_number(infer_signature(example, predictor.predict(example))),
                                          input_example=example, mlflow_model=meta)
+            if isinstance(predictor, EnsemblePredictor):
+                return
             cls.folder = tempfile.TemporaryDirectory(prefix="harness-model-template-")
             shutil.copytree(local, Path(cls.folder.name) / MODEL_NAME)
             cls.key, cls.model = key, Model.load(local)
@@ -113,8 +118,10 @@ def any_number(signature: ModelSignature) -> ModelSignature:
     return ModelSignature(inputs=Schema(columns), outputs=signature.outputs, params=signature.params)
 
 
-def log_model(client: MlflowClient, run_id: str, predictor: Predictor, input_example: pd.DataFrame | np.ndarray) -> str:
-    """Log the predictor as the run's model `model`; returns its `models:/m-<id>` URI.
+def log_model(client: MlflowClient, run_id: str, predictor: Predictor | EnsemblePredictor,
+              input_example: pd.DataFrame | np.ndarray) -> str:
+    """Log the predictor (one network or an ensemble) as the run's model `model`; returns its
+    `models:/m-<id>` URI.
 
     The signature is inferred from a few raw rows or raw images, so MLflow checks what a user passes:
     columns and their types, or the images' layout, size and dtype.

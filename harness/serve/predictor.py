@@ -19,7 +19,7 @@ from harness.data.columns import as_fitted_input
 from harness.data.target import decode_target
 from harness.nn.losses import output_width
 from harness.nn.metrics import probabilities
-from harness.nn.models import build_model
+from harness.nn.models import build_model, output_range_of
 from harness.serve.trusted import load_preprocessor, save_preprocessor
 
 PREPROCESSOR, NETWORK, META = "preprocessor.skops", "network.pt", "meta.json"  # skops: loading runs no code
@@ -30,14 +30,16 @@ class Predictor:
     preprocessor: object  # fitted ColumnTransformer (tables) or ImageScaler (images)
     network: nn.Module
     params: dict
-    meta: dict  # task, target, features, classes, target_transform, target_mean, target_std, n_in, n_out, input_shape
+    meta: dict  # task, target, features, classes, target_transform, target_mean, target_std, n_in, n_out,
+    # input_shape, n_numeric, output_range: what build_model needs to rebuild the network, and the labels
 
     @classmethod
     def from_training(cls, data, network: nn.Module, params: dict) -> Predictor:
         meta = {"task": data.task, "target": data.target, "features": data.features, "classes": data.classes,
                 "target_transform": data.target_transform, "target_mean": data.target_mean,
                 "target_std": data.target_std, "n_in": data.n_features,
-                "n_out": output_width(data.task, data.n_classes, params.get("loss", "auto")), "input_shape": data.input_shape}
+                "n_out": output_width(data.task, data.n_classes, params.get("loss", "auto")),
+                "input_shape": data.input_shape, "n_numeric": data.n_numeric, "output_range": output_range_of(network)}
         return cls(data.preprocessor, network.cpu().eval(), params, meta)
 
     def save(self, folder: Path) -> dict[str, str]:
@@ -53,7 +55,8 @@ class Predictor:
     def load(cls, files: dict[str, str]) -> Predictor:
         meta = json.loads(Path(files["meta"]).read_text())
         saved = torch.load(files["network"], map_location="cpu", weights_only=True)
-        network = build_model(saved["params"], meta["n_in"], meta["n_out"], meta.get("input_shape"))
+        network = build_model(saved["params"], meta["n_in"], meta["n_out"], meta.get("input_shape"),
+                              meta.get("n_numeric", 0), meta.get("output_range"))
         network.load_state_dict(saved["state_dict"])
         return cls(load_preprocessor(files["preprocessor"]), network.eval(), saved["params"], meta)
 

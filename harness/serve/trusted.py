@@ -24,6 +24,7 @@ TRUSTED_TYPES = [
     "harness.data.columns.date_part_names",  # ... and the names of those parts
     "numpy.median",  # SimpleImputer(strategy=np.median): the training medians, computed faster
     "harness.data.images.ImageScaler",  # images: pixel scaling and standardization
+    "harness.data.scaling.RobustSmoothClip",  # data.numeric: robust (median/IQR, then smoothly clipped)
     "numpy.dtype",  # TfidfVectorizer(dtype=float32)
 ]
 PICKLES_ALLOWED = "HARNESS_TRUST_PICKLES"  # 1: load a model saved before skops, as a pickle, knowingly

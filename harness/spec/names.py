@@ -6,13 +6,26 @@ can import them without pulling anything heavy.
 
 from __future__ import annotations
 
-FAMILIES = ("linear", "mlp", "cnn")
+FAMILIES = ("linear", "mlp", "cnn", "tabm")
+# Numeric embeddings (nn/embeddings.py) and the keys that tune them, read by mlp and tabm trials.
+EMBEDDINGS = ("none", "periodic", "pl", "plr")
+EMBEDDING_PARAMS = ("embedding", "embedding_frequencies", "embedding_scale", "embedding_dim")
 # The model keys each family reads: the others are neither sampled nor logged for its trials.
 FAMILY_PARAMS = {
     "linear": (),
-    "mlp": ("n_layers", "per_layer_width", "hidden", "activation", "dropout", "norm", "residual"),
+    "mlp": ("n_layers", "per_layer_width", "hidden", "activation", "dropout", "norm", "residual",
+            *EMBEDDING_PARAMS),
     "cnn": ("conv_blocks", "channels", "kernel_size", "pooling", "norm", "activation", "dropout", "hidden"),
+    "tabm": ("n_layers", "hidden", "activation", "dropout", "ensemble_size", *EMBEDDING_PARAMS),
 }
+# Model keys that a trial of the family reads only under a condition on the keys sampled before them.
+MODEL_CONDITIONS = {
+    "embedding_frequencies": lambda p: p["embedding"] != "none",
+    "embedding_scale": lambda p: p["embedding"] != "none",
+    "embedding_dim": lambda p: p["embedding"] in ("pl", "plr"),
+}
+# How numeric columns are scaled (data/scaling.py holds the scalers under these names).
+NUMERIC_SCALINGS = ("standard", "robust", "quantile")
 # Training keys, each with the condition under which a trial reads (samples and logs) it.
 TRAIN_PARAMS = {
     "loss": lambda p: True,

@@ -34,11 +34,14 @@ from harness.spec.distributions import (
 from harness.spec.names import (
     ACTIVATIONS,
     CLASSIFICATION_LOSSES,
+    EMBEDDINGS,
     EXTRA_OBJECTIVES,
     FAMILIES,
     FAMILY_PARAMS,
     LOSSES,
+    MODEL_CONDITIONS,
     NORMS,
+    NUMERIC_SCALINGS,
     OPTIMIZERS,
     POOLINGS,
     PRUNERS,
@@ -130,6 +133,9 @@ class DataSpec(Strict):
     """Text columns vectorized with TF-IDF; default: detected (free text in a non-numeric column)."""
     target_transform: Literal["standardize", "log", "none"] = "standardize"
     """Regression only: how targets are scaled for training; undone inside the packaged model."""
+    numeric: searchable(str, NUMERIC_SCALINGS) = "standard"
+    """Tables: numeric columns `standard` (z-score), `robust` (median/IQR, smoothly clipped to +-3) or
+    `quantile` (ranks to a normal); fitted on training rows, packaged with the model; a choice is searched."""
     drop: list[str] | dict[str, str] = []
     """Columns left out before anything else (identifiers, leaks): a list, or {column: why} for the report;
     the packaged model does not ask for them."""
@@ -137,7 +143,7 @@ class DataSpec(Strict):
 
 class ModelSpace(Strict):
     family: searchable(str, FAMILIES) = "mlp"
-    """Architecture: `linear` (one affine layer), `mlp`, or `cnn` (images only)."""
+    """Architecture: `linear` (one affine layer), `mlp`, `tabm` (k MLPs in one, averaged) or `cnn` (images)."""
     n_layers: searchable(int, bounds=AT_LEAST_ONE) = 2
     """mlp: hidden layers."""
     hidden: searchable(int, bounds=NON_NEGATIVE) = 64
@@ -160,6 +166,16 @@ class ModelSpace(Strict):
     """cnn: square kernel size (odd, padded to keep the size)."""
     pooling: searchable(str, POOLINGS) = "max"
     """cnn: 2x2 pooling after each block while the image is larger than 1x1."""
+    ensemble_size: searchable(int, bounds=AT_LEAST_ONE) = 8
+    """tabm: members sharing the MLP's weights (own adapters and heads), trained together, averaged."""
+    embedding: searchable(str, EMBEDDINGS) = "none"
+    """mlp, tabm: numeric columns embedded first, `periodic` (sin, cos), `pl` (+ linear) or `plr` (+ ReLU)."""
+    embedding_frequencies: searchable(int, bounds=AT_LEAST_ONE) = 16
+    """mlp, tabm with an embedding: trainable frequencies per numeric column."""
+    embedding_scale: searchable(float, bounds=POSITIVE) = 0.1
+    """mlp, tabm with an embedding: standard deviation of the initial frequencies (inputs are scaled)."""
+    embedding_dim: searchable(int, bounds=AT_LEAST_ONE) = 16
+    """mlp, tabm with a pl or plr embedding: values per numeric column after its linear map."""
 
     @model_validator(mode="after")
     def _branches_are_offered(self) -> ModelSpace:
@@ -169,8 +185,12 @@ class ModelSpace(Strict):
             if owners and not owners & offered:
                 raise ValueError(f"{key} belongs to {' and '.join(sorted(owners))}, which this study does "
                                  f"not offer (family: {', '.join(sorted(offered))}); remove it or add the family")
-        if "mlp" in offered and min(values_of(self.hidden)) < 1:  # a cnn reads 0 as "no hidden layer"
-            raise ValueError(f"hidden must be at least 1 for an mlp (units per hidden layer), got "
+        tuning = sorted(self.model_fields_set & set(MODEL_CONDITIONS))
+        if tuning and set(values_of(self.embedding)) == {"none"}:
+            raise ValueError(f"{tuning[0]} tunes a numeric embedding, and embedding is none; set embedding "
+                             "(periodic, pl, plr) or remove it")
+        if offered & {"mlp", "tabm"} and min(values_of(self.hidden)) < 1:  # a cnn reads 0 as "no hidden layer"
+            raise ValueError(f"hidden must be at least 1 for an mlp or tabm (units per hidden layer), got "
                              f"{min(values_of(self.hidden))}")
         return self
 
@@ -244,6 +264,9 @@ class StudySettings(Strict):
     """Seeds the sampler and each trial's weights and batch order."""
     enqueue: list[dict[str, Any]] = []
     """Warm start: known-good parameter sets tried first, e.g. [{lr: 0.01, n_layers: 2}]."""
+    folds: int = Field(1, ge=1)
+    """Tables: score each trial by k-fold cross-validation of train+val together (test untouched), its model
+    the average of its k fold models; 1 scores on the validation split. Quick mode uses 5 on small tables."""
 
 
 class Register(Strict):
@@ -251,6 +274,9 @@ class Register(Strict):
     """Registered model name; defaults to the study's name."""
     alias: str = "champion"
     """Alias given to the new version when it beats the current holder."""
+    ensemble: bool = True
+    """Offer a weighted ensemble of the best trials (greedy selection on validation) instead of the best
+    trial, when it scores better on validation; off for multi-objective studies."""
 
     # Checked here, when the file loads: MLflow would refuse them only at registration, after every trial.
     @field_validator("name")

@@ -10,7 +10,7 @@ from harness.nn.losses import output_width
 from harness.nn.models import check_cnn
 from harness.search import objectives
 from harness.spec.distributions import every_value, values_of
-from harness.spec.names import bare, task_metrics
+from harness.spec.names import FAMILY_PARAMS, bare, task_metrics
 from harness.spec.schema import StudySpec
 
 
@@ -55,3 +55,18 @@ def check_model_fits_data(spec: StudySpec, data: Prepared) -> None:
     if data.input_shape is None and (any(values_of(augment.shift)) or any(values_of(augment.flip))):
         raise HarnessError("train.augment: shift and flip move pixels, and this data is a table; remove them "
                            "(noise works on tables too)")
+    check_table_options(spec, data)
+
+
+def check_table_options(spec: StudySpec, data: Prepared) -> None:
+    """Numeric scaling, numeric embeddings and cross-validation need a table with numeric columns: on
+    anything else they would silently do nothing."""
+    images = data.input_shape is not None
+    if images and set(values_of(spec.data.numeric)) != {"standard"}:
+        raise HarnessError("data.numeric: images are standardized per channel; remove data.numeric")
+    embedded = {f for f in values_of(spec.model.family) if "embedding" in FAMILY_PARAMS[f]}
+    if embedded and set(values_of(spec.model.embedding)) - {"none"} and data.n_numeric == 0:
+        what = "data holds images" if images else "table has none"
+        raise HarnessError(f"model.embedding: embeddings read numeric columns, and this {what}; use embedding: none")
+    if images and spec.study.folds > 1:
+        raise HarnessError("study.folds: cross-validation is for tables; use study.folds: 1 for images")

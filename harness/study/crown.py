@@ -22,6 +22,8 @@ from harness.serve.predict import load_model
 from harness.serve.registry import Decision, promote
 from harness.spec.names import bare, minimized, task_metrics
 from harness.spec.schema import StudySpec
+from harness.study.crossval import cost_line
+from harness.study.ensemble import choose_ensemble, wants_ensemble
 
 
 @dataclass
@@ -43,6 +45,10 @@ class StudyResult:
     baselines: list[reference.Baseline] = field(default_factory=list)
     vs_baselines: str | None = None  # the champion's test metric against the best baseline's
     images: bool = False  # the model takes arrays of images rather than a table
+    ensemble: str | None = None  # the ensemble champion's members, weights and validation gain
+    selection: str | None = None  # how trials were scored, when by cross-validation, and what it cost
+    run_id: str = ""  # the run of the model offered to the registry: the best trial's, or the ensemble's
+    model_uri: str = ""
 
 
 def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker, experiment_id: str,
@@ -62,6 +68,10 @@ def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker
     else:
         best = study.best_trial
     run_id, model_uri = best.user_attrs["mlflow_run_id"], best.user_attrs["model_uri"]
+    ensemble = choose_ensemble(study, spec, data, tracker, experiment_id, parent_id, echo) \
+        if front is None and wants_ensemble(spec) else None
+    if ensemble is not None:  # the champion is the ensemble: its run holds the model and its val metrics
+        run_id, model_uri = ensemble.run_id, ensemble.model_uri
 
     def score_on_test(uri: str) -> dict[str, float]:
         predictions = load_model(uri, tracker.uri).predict(data.raw["test"])
@@ -71,10 +81,14 @@ def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker
             return score_predictions(predictions, data.labels["test"], data.task, data.classes)
 
     test = {f"test/{k}": v for k, v in score_on_test(model_uri).items()}
+    if ensemble is not None:  # for the record, not for choosing: what the best trial alone scores on test
+        single = {f"test/{k}": v for k, v in score_on_test(best.user_attrs["model_uri"]).items()}
+        tracker.log_metrics(best.user_attrs["mlflow_run_id"], single)
     best_val = {k: v for k, v in tracker.client.get_run(run_id).data.metrics.items() if k.startswith("val/")}
     tracker.log_metrics(run_id, test)
     tracker.log_metrics(parent_id, {**best_val, **test, "best_trial": best.number})
-    tracker.set_tags(parent_id, {"harness.best_trial": str(best.number), "harness.best_run_id": run_id})
+    tracker.set_tags(parent_id, {"harness.best_trial": str(best.number), "harness.champion_run_id": run_id,
+                                 "harness.best_run_id": best.user_attrs["mlflow_run_id"]})
 
     test_metric = "test/" + bare(spec.study.metric)
     if test_metric not in test:
@@ -85,11 +99,13 @@ def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker
         minimize=minimized(test_metric),
         score_holder=lambda uri: score_on_test(uri)[bare(test_metric)],
         tags={"harness.study": spec.name, "harness.trial": str(best.number), "harness.run_id": run_id,
-              test_metric: f"{test[test_metric]:.6g}"},
+              test_metric: f"{test[test_metric]:.6g}", **(ensemble.tags if ensemble else {})},
     )
     return StudyResult(spec.name, spec.study.metric, states, best.number, best_val, test, decision,
                        spec.registry.name, spec.registry.alias, tracker.uri, experiment_id, parent_id, data.notes,
-                       front, images=data.input_shape is not None)
+                       front, images=data.input_shape is not None,
+                       ensemble=ensemble.describe() if ensemble else None, selection=cost_line(study, spec, data),
+                       run_id=run_id, model_uri=model_uri)
 
 
 def refuse_unscored(spec: StudySpec, tracker: Tracker, parent_id: str, trial: int, metric: str, value: float) -> None:

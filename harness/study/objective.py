@@ -4,6 +4,8 @@ log the trial's run, return the validation metric.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import optuna
 import torch
 
@@ -16,10 +18,13 @@ from harness.record.tracking import EpochLog, Tracker
 from harness.search import objectives
 from harness.search.samplers import multi_objective
 from harness.search.space import sample
+from harness.serve.ensemble import EnsemblePredictor, prediction_values
 from harness.serve.packaging import log_model
 from harness.serve.predictor import Predictor
 from harness.signals import checkpoint
 from harness.spec.schema import StudySpec
+from harness.study.crossval import FoldSets, cross_validate
+from harness.study.ensemble import save_selection, wants_ensemble
 
 # What may end one trial and let the study go on: training that diverged, and a model too large for the
 # device. Anything else is a bug in the harness and stops the study with its traceback.
@@ -27,8 +32,9 @@ EXPECTED_TRIAL_FAILURES = (TrainingDiverged, torch.OutOfMemoryError, MemoryError
 
 
 class Objective:
-    """objective(trial): sample, build, train with report/should_prune each epoch, return the val metric
-    (or, in a multi-objective study, one value per objective, with no pruning)."""
+    """objective(trial): sample, build, train with report/should_prune each epoch (each fold, under
+    cross-validation), return the val metric (or, in a multi-objective study, one value per objective,
+    with no pruning)."""
 
     def __init__(self, spec: StudySpec, data: Prepared, tracker: Tracker, experiment_id: str, parent_id: str,
                  metric: str, inputs: list = ()):
@@ -38,10 +44,12 @@ class Objective:
         self.prune = not multi_objective(spec) and spec.study.pruner != "none"
         # Logged every epoch (the rest once, for the kept weights): each metric row costs the store ~0.3 ms.
         self.every_epoch = ("train/loss", "train/lr", "val/loss", spec.study.metric)
+        self.folds = FoldSets(spec.study.folds, spec.data.split.seed) if spec.study.folds > 1 else None
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
-        spec, data = self.spec, self.data
+        spec = self.spec
         params = sample(spec, trial)
+        data = self.data.variant(params["numeric"])
         # One seed per trial, from the study's: weight init, dropout and batch order repeat exactly.
         seed = spec.study.seed + trial.number
         run_id = self.tracker.start_trial(self.experiment_id, self.parent_id, trial.number, params,
@@ -63,9 +71,17 @@ class Objective:
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}: {spec.study.metric} {scores[spec.study.metric]:.4g}")
 
         try:
+            if self.folds is not None:
+                shown = self.fold_curves(params.get("schedule", "none"))
+                scored = cross_validate(spec, data, self.folds(data), params, seed, self.metric,
+                                        lambda epoch, scores: epochs.add(shown(scores), step=epoch),
+                                        trial if self.prune else None)
+                epochs.flush()
+                return self.conclude(trial, run_id, {**scored.metrics, **scored.summary}, scored.predictor,
+                                     scored.out_of_fold)
             torch.manual_seed(seed)
             model = build_model(params, data.n_features, output_width(data.task, data.n_classes, params["loss"]),
-                                data.input_shape).to(data.device)
+                                data.input_shape, data.n_numeric, data.output_range).to(data.device)
             result = fit(model, data, params, epochs=spec.train.epochs, patience=spec.train.early_stopping.patience,
                          metric=self.metric, minimize=spec.study.direction == "minimize", seed=seed, on_epoch=on_epoch)
             epochs.flush()
@@ -76,14 +92,8 @@ class Objective:
                           "n_parameters": count_parameters(model)})
             final.update(objectives.measure(spec, model, data.X["val"]))
             final["train/loss"] = history[result.best_epoch]["train/loss"]
-            # The summary under names of its own (the curves are epoch/...), so no curve gets a point past
-            # its last epoch and the table's latest values are the restored best epoch's.
-            self.tracker.log_metrics(run_id, final)
             plots.log_trial_curves(self.tracker, run_id, history, spec.study.metric, result.best_epoch)
-            predictor = Predictor.from_training(data, model, params)
-            trial.set_user_attr("model_uri", log_model(self.tracker.client, run_id, predictor, data.raw["train"]))
-            self.tracker.finish(run_id, "FINISHED")
-            return objectives.values(spec, final)
+            return self.conclude(trial, run_id, final, Predictor.from_training(data, model, params))
         except optuna.TrialPruned as pruned:
             epochs.flush()
             plots.log_trial_curves(self.tracker, run_id, history, spec.study.metric, None)
@@ -100,3 +110,26 @@ class Objective:
             self.tracker.finish(run_id, "FAILED", reason, name=tree.trial_name(trial.number, "failed"))
             raise
 
+    def conclude(self, trial: optuna.Trial, run_id: str, final: dict, predictor: Predictor | EnsemblePredictor,
+                 selection=None) -> float | tuple[float, ...]:
+        """Log the trial's final metrics and model, and what the ensemble champion selects on: its
+        predictions of the validation rows (`selection`: out-of-fold ones under cross-validation)."""
+        # The summary under names of its own (the curves are epoch/...), so no curve gets a point past
+        # its last epoch and the table's latest values are the restored best epoch's.
+        self.tracker.log_metrics(run_id, final)
+        trial.set_user_attr("model_uri", log_model(self.tracker.client, run_id, predictor, self.data.raw["train"]))
+        if wants_ensemble(self.spec):
+            if selection is None:
+                selection = prediction_values(predictor.predict(self.data.raw["val"]), self.data.task,
+                                              self.data.classes)
+            save_selection(self.tracker, run_id, selection)
+        self.tracker.finish(run_id, "FINISHED")
+        return objectives.values(self.spec, final)
+
+    def fold_curves(self, schedule: str) -> Callable[[int, dict], dict]:
+        """Cross-validation: a fold's epoch (`fold<i>/val/rmse`, ...) as curves `epoch/fold<i>/...`, the
+        same names a single fit logs every epoch, under the fold's prefix."""
+        def shown(scores: dict) -> dict:
+            kept = {k: v for k, v in scores.items() if k.split("/", 1)[1] in self.every_epoch}
+            return tree.curves(kept, schedule)
+        return shown

@@ -86,16 +86,21 @@ def mark(spec: StudySpec, tracker, result, best_run_id: str) -> None:
     test = "  ".join(f"{k} {v:.4g}" for k, v in sorted(result.test.items()))
     if holder is not None and holder.run_id != best_run_id:
         run = tracker.client.get_run(holder.run_id)
-        if run.data.tags.get("mlflow.parentRunId") == parent_id:  # an earlier crown of this study
-            number = int(run.data.tags["harness.trial"])
-            marks[holder.run_id] = (number, "champion", f"**Champion**: {result.model_name} version "
-                                    f"{holder.version}, alias @{result.alias}.")
+        if run.data.tags.get("mlflow.parentRunId") == parent_id:  # this crown's ensemble, or an earlier crown
+            number = run.data.tags.get("harness.trial")  # none on an ensemble run
+            ensemble = f" Ensemble of trials {result.ensemble}." if result.ensemble and \
+                holder.run_id == result.run_id else ""
+            marks[holder.run_id] = (int(number) if number is not None else None, "champion",
+                                    f"**Champion**: {result.model_name} version {holder.version}, alias "
+                                    f"@{result.alias}.{ensemble}")
     took = holder is not None and holder.run_id == best_run_id
     mark_name = "champion" if took else "best"
     version = f"{result.model_name} version {result.decision.version}"
+    registered = (f"a member of the ensemble registered as {version}" if result.ensemble else
+                  f"registered as {version}; the alias stayed")
     marks[best_run_id] = (result.best_trial, mark_name,
                           (f"**Champion**: {version}, alias @{result.alias}. " if took else
-                           f"**Best trial** of the study, registered as {version}; the alias stayed. ")
+                           f"**Best trial** of the study, {registered}. ")
                           + f"Test: {test}. {result.decision.message}")
     tree.mark_trials(tracker, experiment_id, parent_id, marks)
     lines = [spec.description.strip(),
@@ -113,8 +118,10 @@ def plots_and_report(study: optuna.Study, spec: StudySpec, data, tracker, result
     names = objectives.objective_names(spec)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        predictions = load_model(best.user_attrs["model_uri"], tracker.uri).predict(data.raw["test"])
-        shown = plots.log_champion_plots(tracker, [run_id, parent_id], predictions, data.labels["test"], data.task,
+        # The model offered to the registry: the best trial's, or the ensemble's that beat it.
+        predictions = load_model(result.model_uri or best.user_attrs["model_uri"], tracker.uri).predict(
+            data.raw["test"])
+        shown = plots.log_champion_plots(tracker, [result.run_id or run_id, parent_id], predictions, data.labels["test"], data.task,
                                          data.target, data.classes, keep=folder)
         notes: list[str] = []
 

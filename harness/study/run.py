@@ -16,11 +16,13 @@ import torch
 
 import harness.study.workers as local
 from harness.data.prepare import prepare
+from harness.data.profile import with_scaling
 from harness.errors import HarnessError, mask_credentials
 from harness.record.store import check_tracking_store, default_tracking_uri
 from harness.search import objectives
 from harness.search.samplers import make_pruner, make_sampler, multi_objective, planned_trials
 from harness.search.warmstart import check_enqueue
+from harness.spec.distributions import values_of
 from harness.spec.schema import StudySpec, load_spec
 from harness.study.checks import check_metric, check_metric_fits_splits, check_model_fits_data, input_description
 from harness.study.events import StudyStart, callback, printer
@@ -63,6 +65,7 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
         spec = spec.resolved(data.task)
         metric = check_metric(spec)
         check_model_fits_data(spec, data)
+        data.columns = with_scaling(data.columns, list(values_of(spec.data.numeric)))
         check_metric_fits_splits(spec, data)
     except HarnessError as err:
         raise HarnessError(f"{spec.origin}: {err}") from None

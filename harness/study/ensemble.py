@@ -1,0 +1,148 @@
+"""The ensemble champion: at the end of a study, greedy selection over the best trials' validation
+predictions (search/ensemble_selection.py); when the weighted ensemble scores better on validation than
+the best trial alone, it is the model offered to the registry.
+
+Every trial stores the predictions selection needs (`selection_predictions.npy` on its run: validation
+rows, or out-of-fold predictions of train+val under cross-validation), so the crown reads small arrays
+instead of re-running models. The ensemble gets a run of its own (`ensemble`, a child of the study's
+parent run) holding its model, its members and weights and its scores; the parent run records the same
+members and weights (`ensemble.json`, tag `harness.ensemble`).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import optuna
+from mlflow.entities import Param
+from mlflow.exceptions import MlflowException
+
+from harness.data.folds import pooled_labels
+from harness.data.prepare import Prepared
+from harness.nn.metrics import classification_metrics, regression_metrics
+from harness.record.tracking import Tracker
+from harness.search.ensemble_selection import greedy_selection
+from harness.search.samplers import multi_objective
+from harness.serve.ensemble import EnsemblePredictor
+from harness.serve.packaging import log_model
+from harness.serve.predict import load_model
+from harness.spec.names import bare, minimized
+from harness.spec.schema import StudySpec
+
+SELECTION = "selection_predictions.npy"
+CANDIDATES = 10  # the study's best trials offered to selection: more adds weak members and selection noise
+
+
+@dataclass
+class EnsembleChampion:
+    run_id: str
+    model_uri: str
+    trials: list[int]
+    weights: list[float]
+    val: dict[str, float]  # val/* of the ensemble's averaged predictions
+    metric: str  # the bare metric selection optimized
+    single: float  # the best single trial's score on it
+
+    def describe(self) -> str:
+        members = ", ".join(f"{t} ({w:.2f})" for t, w in zip(self.trials, self.weights))
+        return (f"trials {members}: val/{self.metric} {self.val[f'val/{self.metric}']:.4g} against "
+                f"{self.single:.4g} for the best trial alone")
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"harness.ensemble": ",".join(f"{t}:{w:.4f}" for t, w in zip(self.trials, self.weights))}
+
+
+def wants_ensemble(spec: StudySpec) -> bool:
+    """Whether this study's crown tries an ensemble (`register.ensemble`; never with several objectives,
+    where the champion is a point of the Pareto front)."""
+    return spec.registry.ensemble and not multi_objective(spec)
+
+
+def save_selection(tracker: Tracker, run_id: str, values: np.ndarray) -> None:
+    """A trial's predictions of the selection rows, as the artifact `selection_predictions.npy`."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / SELECTION
+        np.save(path, np.asarray(values, dtype=np.float64))
+        tracker.client.log_artifact(run_id, str(path))
+
+
+def load_selection(tracker: Tracker, run_id: str) -> np.ndarray | None:
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            return np.load(tracker.client.download_artifacts(run_id, SELECTION, folder))
+    except (MlflowException, OSError):
+        return None  # a trial from before ensembles, or from a study run with register.ensemble: false
+
+
+def selection_scorer(spec: StudySpec, data: Prepared) -> tuple[str, Callable[[np.ndarray], float], bool]:
+    """The metric selection optimizes (the study's; `loss` becomes rmse or log loss, which every trial's
+    predictions can be scored on), its scoring function on averaged predictions, and its direction."""
+    name = bare(spec.study.metric)
+    truth = pooled_labels(data) if spec.study.folds > 1 else data.labels["val"]
+    if data.task == "regression":
+        name = "rmse" if name == "loss" else name
+        truth = truth.astype(np.float64)
+        return name, lambda values: regression_metrics(truth, values)[name], minimized(name)
+    name = "log_loss" if name == "loss" else name
+    index = {label: i for i, label in enumerate(data.classes)}
+    codes = np.array([index[v] for v in truth])
+    return name, lambda values: classification_metrics(codes, values)[name], minimized(name)
+
+
+def all_scores(spec: StudySpec, data: Prepared, values: np.ndarray) -> dict[str, float]:
+    """Every validation metric of averaged predictions (no val/loss: members trained on different losses)."""
+    truth = pooled_labels(data) if spec.study.folds > 1 else data.labels["val"]
+    if data.task == "regression":
+        return {f"val/{k}": v for k, v in regression_metrics(truth.astype(np.float64), values).items()}
+    index = {label: i for i, label in enumerate(data.classes)}
+    return {f"val/{k}": v for k, v in classification_metrics(np.array([index[v] for v in truth]), values).items()}
+
+
+def choose_ensemble(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker, experiment_id: str,
+                    parent_id: str, echo: Callable[[str], None]) -> EnsembleChampion | None:
+    """Greedy selection over the best trials; the ensemble, logged and packaged, if it beats the best trial
+    alone on validation, else None (and a line saying why)."""
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and "model_uri" in t.user_attrs]
+    done.sort(key=lambda t: t.value, reverse=study.direction == optuna.study.StudyDirection.MAXIMIZE)
+    candidates, predictions = [], []
+    expected = len(pooled_labels(data)) if spec.study.folds > 1 else len(data.labels["val"])
+    for trial in done[:CANDIDATES]:
+        values = load_selection(tracker, trial.user_attrs["mlflow_run_id"])
+        if values is not None and len(values) == expected and np.isfinite(values).all():
+            candidates.append(trial)
+            predictions.append(values)
+    if len(candidates) < 2:
+        return None
+    metric, score, minimize = selection_scorer(spec, data)
+    selection = greedy_selection(predictions, score, minimize)
+    chosen = [(t, w) for t, w in zip(candidates, selection.weights) if w > 0]
+    if len(chosen) < 2:
+        echo(f"ensemble: no mix of the best {len(candidates)} trials beats the best one alone on val/{metric}")
+        return None
+    averaged = sum(w * p for w, p in zip(selection.weights, predictions))
+    val = all_scores(spec, data, averaged)
+    members = [load_model(t.user_attrs["model_uri"], tracker.uri).unwrap_python_model().predictor for t, _ in chosen]
+    trials, weights = [t.number for t, _ in chosen], [float(w) for _, w in chosen]
+    record = {"trials": trials, "weights": weights, "run_ids": [t.user_attrs["mlflow_run_id"] for t, _ in chosen],
+              "metric": f"val/{metric}", "ensemble": val[f"val/{metric}"], "best_single": selection.single,
+              "candidates": [t.number for t in candidates], "rounds": selection.rounds}
+    ensemble = EnsemblePredictor.of(members, weights, {"trials": trials, "weights": weights})
+    tags = {**tracker.base_tags, "harness.role": "ensemble", "mlflow.parentRunId": parent_id}
+    run_id = tracker.client.create_run(experiment_id, run_name="ensemble", tags=tags).info.run_id
+    tracker.client.log_batch(run_id, params=[Param("trials", ",".join(map(str, trials))),
+                                             Param("weights", ",".join(f"{w:.4f}" for w in weights)),
+                                             Param("selection_rounds", str(selection.rounds))])
+    tracker.log_metrics(run_id, {**val, f"best_single/val/{metric}": selection.single})
+    model_uri = log_model(tracker.client, run_id, ensemble, data.raw["train"])
+    tracker.client.log_text(run_id, json.dumps(record, indent=2), "ensemble.json")
+    tracker.client.log_text(parent_id, json.dumps(record, indent=2), "ensemble.json")
+    champion = EnsembleChampion(run_id, model_uri, trials, weights, val, metric, selection.single)
+    tracker.set_tags(parent_id, champion.tags)
+    tracker.finish(run_id, "FINISHED")
+    return champion
