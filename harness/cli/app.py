@@ -18,6 +18,19 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Hyperparameter studies of PyTorch models, tracked in MLflow, ending in a registered champion.")
 
 
+def storage_option():
+    """`--storage`, the same for every command that opens a study."""
+    return typer.Option(None, "--storage", envvar="HARNESS_STORAGE",
+                        help="Optuna storage: a database URL or a journal file path (default: the study's journal "
+                             "in ./mlruns/optuna).")
+
+
+def tracking_option():
+    """`--tracking-uri`, the same for every command that reads or writes MLflow."""
+    return typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
+                        "sqlite in ./mlruns).")
+
+
 def one_line(message: str) -> str:
     """A message on one line, however many lines a library's text had."""
     return " ".join(message.split())

@@ -6,17 +6,15 @@ from typing import Optional
 
 import typer
 
-from harness.cli.app import app, echo, fail, quiet_libraries
+from harness.cli.app import app, echo, fail, quiet_libraries, storage_option, tracking_option
 from harness.errors import HarnessError
 
 
 @app.command()
 def check(
     study_name: str = typer.Argument(..., metavar="STUDY", help="The study's name (its `name:`)."),
-    storage: Optional[str] = typer.Option(None, "--storage", envvar="HARNESS_STORAGE",
-                                          help="Optuna storage: a database URL or a journal file path."),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI "
-                                               "(default: $MLFLOW_TRACKING_URI, else sqlite in ./mlruns)."),
+    storage: Optional[str] = storage_option(),
+    tracking_uri: Optional[str] = tracking_option(),
 ) -> None:
     """Audit a study against MLflow and the registry; prints each mismatch, exit 1 if any.
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from harness.cli.app import app, fail, quiet_libraries
+from harness.cli.app import app, fail, quiet_libraries, tracking_option
 from harness.errors import HarnessError
 
 
@@ -18,7 +18,7 @@ def models(
     rollback: bool = typer.Option(False, "--rollback", help="Move the alias back to the version it left last."),
     reason: Optional[str] = typer.Option(None, "--reason", help="Why (required with --promote and --rollback)."),
     alias: str = typer.Option("champion", "--alias", help="The alias to move."),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI."),
+    tracking_uri: Optional[str] = tracking_option(),
 ) -> None:
     """List a registered model's versions (aliases, study, trial, test metrics), or move an alias."""
     if promote and rollback:

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from harness.cli.app import app, fail, quiet_libraries
+from harness.cli.app import app, fail, quiet_libraries, tracking_option
 from harness.errors import HarnessError
 
 
@@ -22,7 +22,7 @@ def predict(
     keep: list[str] = typer.Option([], "--keep", metavar="COL[,COL]", help="Input columns to pass through."),
     key: Optional[str] = typer.Option(None, "--id", metavar="COL", help="The input's id column (default: one "
                                       "named id or *_id, else `row`, the row's position from 0)."),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI."),
+    tracking_uri: Optional[str] = tracking_option(),
     strict: bool = typer.Option(False, "--strict", help="Refuse a file with values the model would have to guess "
                                 "about (text in a number column, a missing number, an unseen or empty category) "
                                 "instead of warning about them."),

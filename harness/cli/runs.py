@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from harness.cli.app import app, fail, quiet_libraries
+from harness.cli.app import app, fail, quiet_libraries, tracking_option
 from harness.errors import HarnessError
 
 
@@ -27,7 +27,7 @@ def runs(
     study: str = typer.Argument(..., help="The study's name (its MLflow experiment)."),
     top: Optional[int] = typer.Option(None, "--top", min=1, help="Only the best K runs."),
     csv: bool = typer.Option(False, "--csv", help="Write CSV to stdout instead of a table."),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI."),
+    tracking_uri: Optional[str] = tracking_option(),
 ) -> None:
     """Compare a study's runs: the study metric first and sorted on, then the params that differ."""
     quiet_libraries()

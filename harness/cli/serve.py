@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from harness.cli.app import app, fail, quiet_libraries
+from harness.cli.app import app, fail, quiet_libraries, tracking_option
 from harness.errors import HarnessError
 
 
@@ -16,7 +16,7 @@ def serve(
     model_uri: str = typer.Argument(..., help="e.g. models:/house-prices@champion"),
     port: int = typer.Option(5001, "--port", help="Port on 127.0.0.1."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 opens it to the network)."),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI."),
+    tracking_uri: Optional[str] = tracking_option(),
 ) -> None:
     """Serve a model over REST: POST /invocations {"dataframe_split": {"columns": [...], "data": [[...]]}}."""
     quiet_libraries()

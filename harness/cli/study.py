@@ -7,7 +7,16 @@ from typing import Optional
 
 import typer
 
-from harness.cli.app import app, echo, fail, interrupted, quiet_libraries, stop_on_signals
+from harness.cli.app import (
+    app,
+    echo,
+    fail,
+    interrupted,
+    quiet_libraries,
+    stop_on_signals,
+    storage_option,
+    tracking_option,
+)
 from harness.errors import HarnessError
 
 
@@ -22,10 +31,8 @@ def study(
                                          "with --workers, the study's total."),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=1, help="Seconds after which no trial starts."),
     set_: list[str] = typer.Option([], "--set", help="Override any value: --set train.epochs=50 (repeatable)."),
-    storage: Optional[str] = typer.Option(None, "--storage", envvar="HARNESS_STORAGE",
-                                          help="Optuna storage: a database URL or a journal file path."),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI "
-                                               "(default: $MLFLOW_TRACKING_URI, else sqlite in ./mlruns)."),
+    storage: Optional[str] = storage_option(),
+    tracking_uri: Optional[str] = tracking_option(),
     warm_start_from: Optional[str] = typer.Option(None, "--warm-start-from", metavar="STUDY",
                                                   help="Try the best 3 trials of this earlier study (same "
                                                        "Optuna storage) first."),
