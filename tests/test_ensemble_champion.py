@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 import yaml
@@ -75,6 +76,23 @@ def test_the_registered_ensemble_predicts_raw_rows_in_a_fresh_process(workdir: P
 
     # `harness check` knows an ensemble's run as the study's own: Optuna, MLflow and the registry agree.
     assert "ok: Optuna, MLflow and the registry agree" in run_cli("check", "mixed-houses").stdout
+
+    # A crown cut short after it made the ensemble (alias not moved, parent still running): `harness crown`
+    # finishes it with the same ensemble run, so the registry gets no second run nor version.
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    from harness.study.phases import CROWNED_ATTR
+
+    journal = JournalFileBackend(str(workdir / "mlruns" / "optuna" / "mixed-houses.journal"))
+    study = optuna.load_study(study_name="mixed-houses", storage=JournalStorage(journal))
+    study.set_user_attr(CROWNED_ATTR, None)
+    client.delete_registered_model_alias("mixed-houses", "champion")
+    client.update_run(parent_id, status="RUNNING")
+    assert "promoted to @champion" in run_cli("crown", "mixed-houses").stdout
+    assert [v.run_id for v in client.search_model_versions("name = 'mixed-houses'")] == [run.info.run_id]
+    ensembles = client.search_runs([run.info.experiment_id], "tags.`harness.role` = 'ensemble'")
+    assert len(ensembles) == 1
 
 
 def test_register_ensemble_false_registers_the_best_trial(store: Store) -> None:

@@ -62,15 +62,18 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from harness.study.claims import claim
 won = claim(JournalStorage(JournalFileBackend(sys.argv[1])), "s", "crown.40")
-print("won" if won.won else "lost")
+print("won" if won.won else "lost", flush=True)
+sys.stdin.read()  # alive until every claimant has claimed: a winner that exited would be replaced, rightly
 """
 
 
 def test_of_processes_racing_for_a_step_exactly_one_wins_and_a_dead_winner_is_replaced(tmp_path: Path) -> None:
     path = str(tmp_path / "claims.journal")
-    procs = [subprocess.Popen([sys.executable, "-c", CLAIMER, path], stdout=subprocess.PIPE, text=True)
-             for _ in range(4)]
-    outcomes = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
+    procs = [subprocess.Popen([sys.executable, "-c", CLAIMER, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    outcomes = sorted(p.stdout.readline().strip() for p in procs)
+    for p in procs:
+        p.communicate(timeout=120)  # closes stdin: each claimant exits
     assert outcomes == ["lost", "lost", "lost", "won"]
     # Every winner above has exited: the step is theirs no more, so the next claimant wins the next attempt.
     again = claim(journal(Path(path)), "s", "crown.40")

@@ -132,8 +132,13 @@ def choose_ensemble(study: optuna.Study, spec: StudySpec, data: Prepared, tracke
     record = {"trials": trials, "weights": weights, "run_ids": [t.user_attrs["mlflow_run_id"] for t, _ in chosen],
               "metric": f"val/{metric}", "ensemble": val[f"val/{metric}"], "best_single": selection.single,
               "candidates": [t.number for t in candidates], "rounds": selection.rounds}
+    champion = EnsembleChampion("", "", trials, weights, val, metric, selection.single)
+    earlier = earlier_ensemble(tracker, experiment_id, parent_id, champion.tags["harness.ensemble"])
+    if earlier is not None:  # a crown cut short made it already: the registry must get that run, not another
+        champion.run_id, champion.model_uri = earlier
+        return champion
     ensemble = EnsemblePredictor.of(members, weights, {"trials": trials, "weights": weights})
-    tags = {**tracker.base_tags, "harness.role": "ensemble", "mlflow.parentRunId": parent_id}
+    tags = {**tracker.base_tags, "harness.role": "ensemble", "mlflow.parentRunId": parent_id, **champion.tags}
     run_id = tracker.client.create_run(experiment_id, run_name="ensemble", tags=tags).info.run_id
     tracker.client.log_batch(run_id, params=[Param("trials", ",".join(map(str, trials))),
                                              Param("weights", ",".join(f"{w:.4f}" for w in weights)),
@@ -142,7 +147,24 @@ def choose_ensemble(study: optuna.Study, spec: StudySpec, data: Prepared, tracke
     model_uri = log_model(tracker.client, run_id, ensemble, data.raw["train"])
     tracker.client.log_text(run_id, json.dumps(record, indent=2), "ensemble.json")
     tracker.client.log_text(parent_id, json.dumps(record, indent=2), "ensemble.json")
-    champion = EnsembleChampion(run_id, model_uri, trials, weights, val, metric, selection.single)
+    champion.run_id, champion.model_uri = run_id, model_uri
     tracker.set_tags(parent_id, champion.tags)
     tracker.finish(run_id, "FINISHED")
     return champion
+
+
+def earlier_ensemble(tracker: Tracker, experiment_id: str, parent_id: str, members: str) -> tuple[str, str] | None:
+    """The run and model of the same ensemble (members and weights) made by an earlier crown of this study
+    that was cut short before it finished; an ensemble run such a crown left unfinished ends FAILED."""
+    mine = f"tags.`mlflow.parentRunId` = '{parent_id}' and tags.`harness.role` = 'ensemble'"
+    runs = tracker.client.search_runs([experiment_id], filter_string=mine)
+    for run in runs:
+        if run.info.status == "RUNNING":
+            tracker.finish(run.info.run_id, "FAILED", "the crown that made it was cut short; the next crown made "
+                                                      "or reused another")
+        elif run.info.status == "FINISHED" and run.data.tags.get("harness.ensemble") == members:
+            outputs = tracker.client.get_run(run.info.run_id).outputs
+            models = outputs.model_outputs if outputs else []
+            if models:
+                return run.info.run_id, f"models:/{models[0].model_id}"
+    return None
