@@ -10,6 +10,7 @@ import typer
 
 from harness.cli.app import app, fail, quiet_libraries, tracking_option
 from harness.errors import HarnessError
+from harness.spec.names import is_named_source
 
 
 @app.command()
@@ -58,11 +59,6 @@ def predict(
         typer.echo(f"wrote {len(result)} predictions to {output}", err=True)
     else:
         result.to_csv(sys.stdout, index=False)
-
-
-def is_named_source(text: str) -> bool:
-    """A data source a study names rather than a path: `sklearn:wine`, `synthetic:linear`."""
-    return text.split(":", 1)[0] in ("sklearn", "synthetic")
 
 
 def check_output(output: Path) -> None:

@@ -16,6 +16,7 @@ from mlflow.exceptions import MlflowException
 
 from harness.errors import HarnessError
 from harness.serve.inputs import InputProblem, input_frame, input_problems
+from harness.spec.names import is_named_source
 
 
 def check_uri(uri: str) -> None:
@@ -158,7 +159,7 @@ def read_input(path: Path | str):
     from harness.data.sources import load_source, read_table
 
     text = str(path)
-    if not Path(text).exists() and text.split(":", 1)[0] in ("sklearn", "synthetic"):
+    if is_named_source(text):
         if is_image_source(text):
             return load_images(text, None)[0]
         return load_source(text, None, 0)[0]

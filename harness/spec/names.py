@@ -83,3 +83,13 @@ def resolve_loss(loss: str, task: str) -> str:
     if loss != "auto":
         return loss
     return "mse" if task == "regression" else "cross_entropy"
+
+
+SOURCE_SCHEMES = ("sklearn", "synthetic")  # data sources named rather than read from a file
+
+
+def is_named_source(source: str) -> bool:
+    """`sklearn:wine`, `synthetic:linear`: a source by name, not a path (a file of that name wins)."""
+    from pathlib import Path
+
+    return source.split(":", 1)[0] in SOURCE_SCHEMES and ":" in source and not Path(source).exists()

@@ -49,6 +49,7 @@ from harness.spec.names import (
     SAMPLERS,
     SCHEDULES,
     direction_of,
+    is_named_source,
     resolve_loss,
 )
 from harness.spec.rules import (
@@ -416,7 +417,7 @@ def load_spec(path: str | Path, overrides: list[str] = ()) -> StudySpec:
 
 def _resolve_source(source: str, study_file: Path) -> str:
     """A relative file path means the working directory first, then the study file's own folder."""
-    if ":" in source and not Path(source).exists() and source.split(":", 1)[0] in ("sklearn", "synthetic"):
+    if is_named_source(source):
         return source
     candidate = Path(source)
     if not candidate.is_absolute() and not candidate.exists() and (study_file.parent / candidate).exists():

@@ -4,7 +4,8 @@ the families, losses and augmentations fit the data.
 
 from __future__ import annotations
 
-from harness.data.prepare import Prepared
+from harness.data.prepare import Prepared, prepare
+from harness.data.profile import with_scaling
 from harness.errors import HarnessError
 from harness.nn.losses import output_width
 from harness.nn.models import check_cnn
@@ -12,6 +13,18 @@ from harness.search import objectives
 from harness.spec.distributions import every_value, values_of
 from harness.spec.names import FAMILY_PARAMS, bare, task_metrics
 from harness.spec.schema import StudySpec
+
+
+def load_data(spec: StudySpec) -> Prepared:
+    """The study file's data, split and preprocessed as every process of the study prepares it (the study's
+    workers, and `harness crown` when it scores the champion again); the column report names the numeric
+    scaling the networks use."""
+    split = spec.data.split
+    data = prepare(spec.data.source, spec.data.target, spec.task, split.val, split.test, split.seed,
+                   spec.train.device, spec.data.target_transform, kind=spec.data.kind, text=spec.data.text,
+                   drop=spec.data.drop)
+    data.columns = with_scaling(data.columns, list(values_of(spec.data.numeric)))
+    return data
 
 
 def check_metric(spec: StudySpec) -> str:

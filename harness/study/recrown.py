@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import harness.study.phases as phases
-from harness.data.prepare import prepare
 from harness.errors import HarnessError
 from harness.record.retry import retrying
 from harness.spec.schema import StudySpec
+from harness.study.checks import load_data
 from harness.study.crown import StudyResult
 from harness.study.session import existing_session, recorded_spec
 
@@ -24,11 +24,8 @@ def crown_study(name: str, storage: str | None, tracking_uri: str,
     retrying(session.reaper.reap, what="reaping dead workers' trials")()
     session.reaper.sweep()
     spec = recorded_spec(session)
-    split = spec.data.split
     try:
-        data = prepare(spec.data.source, spec.data.target, spec.task, split.val, split.test, split.seed,
-                       spec.train.device, spec.data.target_transform, kind=spec.data.kind, text=spec.data.text,
-                       drop=spec.data.drop)
+        data = load_data(spec)
     except HarnessError as err:
         raise HarnessError(f"study {name}: cannot load its data again to score the champion on test: {err}") from None
     recorded = session.tracker.client.get_run(session.parent_id).data.tags.get("harness.data_digest", data.digest)

@@ -15,16 +15,19 @@ from typing import TYPE_CHECKING, Callable
 import torch
 
 import harness.study.workers as local
-from harness.data.prepare import prepare
-from harness.data.profile import with_scaling
 from harness.errors import HarnessError, mask_credentials
 from harness.record.store import check_tracking_store, default_tracking_uri
 from harness.search import objectives
 from harness.search.samplers import make_pruner, make_sampler, multi_objective, planned_trials
 from harness.search.warmstart import check_enqueue
-from harness.spec.distributions import values_of
 from harness.spec.schema import StudySpec, load_spec
-from harness.study.checks import check_metric, check_metric_fits_splits, check_model_fits_data, input_description
+from harness.study.checks import (
+    check_metric,
+    check_metric_fits_splits,
+    check_model_fits_data,
+    input_description,
+    load_data,
+)
 from harness.study.events import StudyStart, callback, printer
 from harness.study.storage import check_storage, earlier_study
 
@@ -53,19 +56,15 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
     torch.set_num_threads(spec.train.threads or 1)
     updates = {k: v for k, v in {"trials": trials, "timeout": timeout}.items() if v is not None}
     spec = spec.model_copy(update={"study": spec.study.model_copy(update=updates)})
-    split = spec.data.split
     # Everything a user can get wrong is checked before the first write to MLflow or Optuna.
     uri = tracking_uri or default_tracking_uri()
     check_tracking_store(uri)
     check_storage(storage, spec.name)
     try:
-        data = prepare(spec.data.source, spec.data.target, spec.task, split.val, split.test, split.seed,
-                       spec.train.device, spec.data.target_transform, kind=spec.data.kind, text=spec.data.text,
-                       drop=spec.data.drop)
+        data = load_data(spec)
         spec = spec.resolved(data.task)
         metric = check_metric(spec)
         check_model_fits_data(spec, data)
-        data.columns = with_scaling(data.columns, list(values_of(spec.data.numeric)))
         check_metric_fits_splits(spec, data)
     except HarnessError as err:
         raise HarnessError(f"{spec.origin}: {err}") from None
