@@ -1,4 +1,4 @@
-"""What the plots cost: a trial's learning-curve PNG (made once per trial, after training), Optuna's study
+"""What the plots cost: a trial's learning-curve SVG (made once per trial, after training), Optuna's study
 plots and the champion's plots (made once per study, at the crown), drawn into a temp folder, no MLflow.
 
     OMP_NUM_THREADS=1 PYTHONPATH=$PWD .venv/bin/python benchmarks/plots_cost.py
@@ -29,14 +29,15 @@ def timed(fn, repeat: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    from harness.record.plots import classification_figures, curves_figure, regression_figures
+    from harness.record.curves_svg import curves_svg
+    from harness.record.plots import classification_figures, regression_figures
     from harness.search.visualize import study_plots
 
     folder = Path(tempfile.mkdtemp())
     rng = np.random.default_rng(0)
     history = [{"train/loss": 1 / (e + 1), "val/loss": 1.2 / (e + 1), "val/rmse": 100 / (e + 1)} for e in range(100)]
-    first, median = timed(lambda: curves_figure(history, "val/rmse", 80).savefig(folder / "curves.png"), 20)
-    print(f"trial curves PNG (100 epochs): first {first:.0f} ms (imports matplotlib), then {median:.0f} ms per trial")
+    first, median = timed(lambda: (folder / "curves.svg").write_text(curves_svg(history, "val/rmse", 80)), 20)
+    print(f"trial curves SVG (100 epochs): {median:.1f} ms per trial")
 
     actual = rng.normal(size=500)
     first, median = timed(lambda: [f.savefig(folder / f"{n}.png") for n, f in

@@ -60,7 +60,7 @@ def test_parent_params_marks_curves_plots_report_and_view(store: Store) -> None:
         assert sorted(m.step for m in curve) == list(range(int(run.data.metrics["epochs_run"])))
         assert [m.step for m in client.get_metric_history(run.info.run_id, "val/rmse")] == [0]
         assert "epoch/train/lr" not in run.data.metrics  # no schedule: the rate is a param, not a flat curve
-        assert [a.path for a in client.list_artifacts(run.info.run_id, "plots")][:1] == ["plots/curves.png"]
+        assert [a.path for a in client.list_artifacts(run.info.run_id, "plots")][:1] == ["plots/curves.svg"]
 
     champion_plots = {a.path for a in client.list_artifacts(best_run_id, "plots")}
     assert {"plots/predicted_vs_actual.png", "plots/residuals.png"} <= champion_plots
@@ -102,7 +102,7 @@ def test_a_plot_that_cannot_be_drawn_is_a_note_not_a_failure(store: Store, monke
     def broken(*args, **kwargs):
         raise RuntimeError("no fonts today")
 
-    monkeypatch.setattr(plots, "curves_figure", broken)
+    monkeypatch.setattr(plots, "curves_svg", broken)
     monkeypatch.setattr("harness.search.visualize.study_plots", broken)
     result, study = store.run(build_spec(RAW, "tree.yaml"), "tree-broken", trials=2)
     assert result.states == {"COMPLETE": 2}

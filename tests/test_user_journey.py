@@ -170,7 +170,7 @@ def test_the_ui_shows_trials_metrics_champion_curve_and_alias_in_a_real_browser(
             page.get_by_text("(champion)").first.wait_for(timeout=WAIT_MS)
             page.screenshot(path=shots / "2-comparison-view.png")
 
-            # The champion trial: its learning curve among the model metrics, its curves.png among the artifacts.
+            # The champion trial: its learning curve among the model metrics, its curves.svg among the artifacts.
             # An ensemble champion's run holds the model, not curves: they are its members', the best trial's first.
             ensemble = "\nensemble     trials" in journey["summary"]
             page.get_by_text("(best)" if ensemble else "(champion)").first.click()

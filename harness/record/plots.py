@@ -1,6 +1,6 @@
-"""Plots as run artifacts, drawn with matplotlib's object API (no pyplot state, the Agg canvas):
+"""Plots as run artifacts; the champion's drawn with matplotlib's object API (no pyplot state, the Agg canvas):
 
-    plots/curves.png             each trial: its learning curves, the best epoch marked (made after training)
+    plots/curves.svg             each trial: its learning curves, the best epoch marked (curves_svg.py)
     plots/predicted_vs_actual.png, plots/residuals.png      the champion, regression (test rows)
     plots/confusion_matrix.png, plots/roc.png                the champion, classification (test rows)
 
@@ -17,10 +17,12 @@ from typing import Callable
 
 import numpy as np
 
+from harness.record.curves_svg import curves_svg
+
 log = logging.getLogger("harness.plots")
 FOLDER = "plots"
 NOTE_TAG = "harness.note.plots"
-SMALL = (5.0, 3.2)  # inches at 80 dpi: a trial's curve is a 400x256 PNG of a few kB
+SMALL = (5.0, 3.2)  # inches at 80 dpi: 400x256 pixels
 
 
 def figure(size: tuple[float, float] = SMALL, layout: str | None = "constrained"):
@@ -51,35 +53,13 @@ def safely(tracker, run_ids: list[str], what: str, draw: Callable[[Path], list[P
         return []
 
 
-def curves_figure(history: list[dict], metric: str, best_epoch: int | None):
-    """Loss (train and val) on the left, the study metric on the right; the best epoch as a dotted line."""
-    fig = figure(layout=None)  # fixed margins: the constrained layout would double the cost of every trial's plot
-    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.15, top=0.9, wspace=0.35)
-    loss_axis, metric_axis = fig.subplots(1, 2)
-    epochs = np.arange(len(history))
-    for key, style in (("train/loss", "-"), ("val/loss", "--")):
-        values = [h.get(key, np.nan) for h in history]
-        loss_axis.plot(epochs, values, style, label=key)
-    loss_axis.set_xlabel("epoch")
-    loss_axis.set_title("loss", fontsize=9)
-    loss_axis.legend(fontsize=7)
-    metric_axis.plot(epochs, [h.get(metric, np.nan) for h in history], color="tab:green")
-    metric_axis.set_xlabel("epoch")
-    metric_axis.set_title(metric, fontsize=9)
-    for axis in (loss_axis, metric_axis):
-        axis.tick_params(labelsize=7)
-        if best_epoch is not None:
-            axis.axvline(best_epoch, color="grey", linestyle=":", linewidth=1)
-    return fig
-
-
 def log_trial_curves(tracker, run_id: str, history: list[dict], metric: str, best_epoch: int | None) -> list[Path]:
-    """One small PNG of the trial's learning curves (a pruned trial's too), made once, after training."""
+    """One small SVG of the trial's learning curves (a pruned trial's too), made once, after training."""
     def draw(folder: Path) -> list[Path]:
         if not history:
             return []
-        path = folder / "curves.png"
-        curves_figure(history, metric, best_epoch).savefig(path)
+        path = folder / "curves.svg"
+        path.write_text(curves_svg(history, metric, best_epoch), encoding="utf-8")
         return [path]
 
     return safely(tracker, [run_id], "learning curves", draw)

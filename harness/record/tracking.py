@@ -19,6 +19,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
 from harness.errors import mask_credentials
+from harness.record.blank_store import create_from_blank
 from harness.record.probe import sqlite_path
 from harness.record.retry import RetryingClient
 
@@ -46,7 +47,8 @@ def write_ahead_log(uri: str) -> None:
 def ensure_store(uri: str) -> None:
     """Create (and migrate) a SQLite tracking store exactly once, even when N workers start together: two
     processes opening a fresh store at once race in MLflow's schema migration (`duplicate column name:
-    step`), so the first MLflow call runs under a file lock beside the database. Once created, the store
+    step`), so the first MLflow call runs under a file lock beside the database. A new store is a copy of a
+    blank one (blank_store.py: milliseconds, not seconds of migrations). Once created, the store
     holds up under several writers (MLflow sets a 20 s busy timeout; benchmarks/sqlite_writers.py)."""
     path = sqlite_path(uri) if uri.startswith("sqlite:") else None
     if path is None:
@@ -54,6 +56,8 @@ def ensure_store(uri: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        if not path.exists() or path.stat().st_size == 0:
+            create_from_blank(path)  # a copy of a blank store, else MLflow migrates a new one below
         MlflowClient(uri).search_experiments(max_results=1)
 
 

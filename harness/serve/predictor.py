@@ -75,7 +75,16 @@ class Predictor:
         missing = [c for c in self.meta["features"] if c not in frame.columns]
         if missing:
             raise ValueError(f"input is missing column(s) {missing}; the model needs {self.meta['features']}")
-        out = self.raw_outputs(frame)
+        return self.decoded(self.raw_outputs(frame))
+
+    def predict_prepared(self, X: torch.Tensor) -> pd.DataFrame:
+        """`predict` for rows already through this predictor's preprocessing (the study's own tensors):
+        the same predictions without transforming the raw rows again."""
+        with torch.no_grad():
+            return self.decoded(self.network(X.cpu()).numpy())
+
+    def decoded(self, out: np.ndarray) -> pd.DataFrame:
+        """Network outputs as predictions in the target's units, or labels and one probability per class."""
         if self.meta["task"] == "regression":  # back to original units (models saved before transforms: standardize)
             values = decode_target(out[:, 0].astype(np.float64), self.meta.get("target_transform", "standardize"),
                                    self.meta["target_mean"], self.meta["target_std"])

@@ -93,7 +93,11 @@ class Objective:
             final.update(objectives.measure(spec, model, data.X["val"]))
             final["train/loss"] = history[result.best_epoch]["train/loss"]
             plots.log_trial_curves(self.tracker, run_id, history, spec.study.metric, result.best_epoch)
-            return self.conclude(trial, run_id, final, Predictor.from_training(data, model, params))
+            predictor = Predictor.from_training(data, model, params)
+            # What the ensemble selects on: the validation rows' predictions, from the tensors already prepared.
+            selection = (prediction_values(predictor.predict_prepared(data.X["val"]), data.task, data.classes)
+                         if wants_ensemble(spec) else None)
+            return self.conclude(trial, run_id, final, predictor, selection)
         except optuna.TrialPruned as pruned:
             epochs.flush()
             plots.log_trial_curves(self.tracker, run_id, history, spec.study.metric, None)
@@ -111,7 +115,7 @@ class Objective:
             raise
 
     def conclude(self, trial: optuna.Trial, run_id: str, final: dict, predictor: Predictor | EnsemblePredictor,
-                 selection=None) -> float | tuple[float, ...]:
+                 selection) -> float | tuple[float, ...]:
         """Log the trial's final metrics and model, and what the ensemble champion selects on: its
         predictions of the validation rows (`selection`: out-of-fold ones under cross-validation)."""
         # The summary under names of its own (the curves are epoch/...), so no curve gets a point past
@@ -119,9 +123,6 @@ class Objective:
         self.tracker.log_metrics(run_id, final)
         trial.set_user_attr("model_uri", log_model(self.tracker.client, run_id, predictor, self.data.raw["train"]))
         if wants_ensemble(self.spec):
-            if selection is None:
-                selection = prediction_values(predictor.predict(self.data.raw["val"]), self.data.task,
-                                              self.data.classes)
             save_selection(self.tracker, run_id, selection)
         self.tracker.finish(run_id, "FINISHED")
         return objectives.values(self.spec, final)
