@@ -15,7 +15,8 @@ import harness
 from harness.record.baselines import Baseline, comparison_line
 from harness.spec.names import CLASSIFICATION_METRICS as CLASSIFICATION
 from harness.spec.names import REGRESSION_METRICS as REGRESSION
-from harness.spec.quick import batch_sizes, quick_spec
+from harness.spec.distributions import values_of
+from harness.spec.quick import batch_sizes, model_space, quick_spec
 
 
 def runs_by_role(experiment: str) -> dict[str, list]:
@@ -120,6 +121,8 @@ def test_quick_mode_logs_a_skewed_positive_target_and_scales_batches_to_the_rows
     assert set(skewed.model.family.options) == {"linear", "mlp", "tabm"}  # TabM below 10,000 rows
     assert skewed.data.numeric == "robust" and skewed.study.folds == 5  # cross-validated under 2,000 rows
     assert skewed.study.trials == 30 and skewed.baselines
+    # A few hundred rows: layers of at most 256 units and TabM of 4 members (a CPU's compute, measured).
+    assert values_of(skewed.model.hidden) == (32, 256) and skewed.model.ensemble_size == 4
     assert quick_spec(path, "score").data.target_transform == "standardize"
     assert quick_spec(path, "shifted").data.target_transform == "standardize"
     # The user still has the last word.
@@ -127,6 +130,8 @@ def test_quick_mode_logs_a_skewed_positive_target_and_scales_batches_to_the_rows
     classes = quick_spec(path, "city")
     assert classes.task == "classification" and classes.study.metric == "val/log_loss"  # accuracy ties
     assert skewed.study.metric == "val/rmse" and skewed.train.schedule == "plateau"
+
+    assert model_space(table[["x"]], tabm=False)["hidden"] == {"int": [32, 512], "log": True}  # larger tables
 
     small, large = batch_sizes(300), batch_sizes(40_000)
     assert max(small) <= 64 and large == [512]  # large tables: more, not larger, steps per epoch

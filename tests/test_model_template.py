@@ -13,13 +13,21 @@ from harness.data.prepare import prepare
 from harness.nn.models import build_model
 from harness.record.tracking import Tracker
 from harness.serve import packaging
+from harness.serve.ensemble import EnsemblePredictor
 from harness.serve.predict import load_model
 from harness.serve.predictor import Predictor
 
 PARAMS = {"family": "mlp", "n_layers": 1, "hidden": 8, "activation": "relu", "loss": "mse"}
 
 
-def test_models_from_the_template_are_each_trials_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def network(data, seed: int) -> Predictor:
+    torch.manual_seed(seed)
+    return Predictor.from_training(data, build_model(PARAMS, data.n_features, 1), PARAMS)
+
+
+@pytest.mark.parametrize("members", [0, 3], ids=["one network", "cross-validated: an ensemble of 3 fold models"])
+def test_models_from_the_template_are_each_trials_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      members: int) -> None:
     data = prepare("sklearn:diabetes", None, "auto", 0.15, 0.15, seed=0, device="cpu")
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     tracker = Tracker(uri, "template", "cpu")
@@ -32,8 +40,8 @@ def test_models_from_the_template_are_each_trials_own(tmp_path: Path, monkeypatc
 
     logged = []
     for seed in range(3):
-        torch.manual_seed(seed)
-        predictor = Predictor.from_training(data, build_model(PARAMS, data.n_features, 1), PARAMS)
+        predictor = (EnsemblePredictor.of([network(data, 10 * seed + i) for i in range(members)], [1.0] * members)
+                     if members else network(data, seed))
         run_id = tracker.start_trial(experiment, parent, seed, PARAMS)
         logged.append((run_id, predictor, packaging.log_model(tracker.client, run_id, predictor, data.raw["train"])))
     assert len(full_saves) == 1  # the later trials came from the template

@@ -72,12 +72,13 @@ class EnsemblePredictor:
         return result
 
     def save(self, folder: Path) -> dict[str, str]:
-        """Each member's files under `member<i>/`, and ensemble.json with the weights; returns the files by
-        artifact name (`ensemble`, `member<i>.preprocessor`, ...), all plain files."""
+        """Each member's files as `member<i>-<file>`, and ensemble.json with the weights, all in `folder`;
+        returns the files by artifact name (`ensemble`, `member<i>.preprocessor`, ...). Names of their own,
+        so MLflow keeps them as they are and a saved model can serve as the template of the next one."""
         folder.mkdir(parents=True, exist_ok=True)
         files = {}
         for i, member in enumerate(self.members):
-            files.update({f"member{i}.{name}": path for name, path in member.save(folder / f"member{i}").items()})
+            files.update({f"member{i}.{name}": path for name, path in member.save(folder, f"member{i}-").items()})
         (folder / ENSEMBLE).write_text(json.dumps({"weights": self.weights, "params": self.params}, indent=2))
         files["ensemble"] = str(folder / ENSEMBLE)
         return files

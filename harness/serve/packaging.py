@@ -71,11 +71,12 @@ class Template:
     @classmethod
     def save(cls, local: Path, predictor: Predictor | EnsemblePredictor, example, logged, run_id: str) -> None:
         """Write the predictor's model at `local`: from the template when it fits, else in full (and keep it).
-        An ensemble is always saved in full: its members' files share names, which MLflow renames apart,
-        so its files would not land where a copied template's MLmodel points."""
+        A template fits a predictor of the same inputs and outputs and the same files: one network, or an
+        ensemble of as many members (every cross-validated trial's model: its fold models)."""
+        members = len(predictor.members) if isinstance(predictor, EnsemblePredictor) else 0
         key = json.dumps([predictor.meta.get(k) for k in ("task", "target", "features", "classes", "input_shape")]
-                         + [_example_digest(example)], default=str)
-        if isinstance(predictor, EnsemblePredictor) or key != cls.key:
+                         + [members, _example_digest(example)], default=str)
+        if key != cls.key:
             meta = Model(artifact_path=logged.artifact_location, model_uuid=logged.model_id, run_id=run_id,
                          model_id=logged.model_id)
             with tempfile.TemporaryDirectory() as folder:
@@ -83,8 +84,6 @@ class Template:
                                          code_paths=[str(PACKAGE_DIR)], pip_requirements=REQUIREMENTS,
                                          signature=any_number(infer_signature(example, predictor.predict(example))),
                                          input_example=example, mlflow_model=meta)
-            if isinstance(predictor, EnsemblePredictor):
-                return
             cls.folder = tempfile.TemporaryDirectory(prefix="harness-model-template-")
             shutil.copytree(local, Path(cls.folder.name) / MODEL_NAME)
             cls.key, cls.model = key, Model.load(local)

@@ -42,14 +42,16 @@ class Predictor:
                 "input_shape": data.input_shape, "n_numeric": data.n_numeric, "output_range": output_range_of(network)}
         return cls(data.preprocessor, network.cpu().eval(), params, meta)
 
-    def save(self, folder: Path) -> dict[str, str]:
-        """Write the three files the packaged model needs; returns them by artifact name."""
+    def save(self, folder: Path, prefix: str = "") -> dict[str, str]:
+        """Write the three files the packaged model needs (names starting with `prefix`: an ensemble's
+        members share one folder); returns them by artifact name."""
         folder.mkdir(parents=True, exist_ok=True)
-        save_preprocessor(self.preprocessor, folder / PREPROCESSOR)
-        torch.save({"params": self.params, "state_dict": self.network.state_dict()}, folder / NETWORK)
-        (folder / META).write_text(json.dumps(self.meta, indent=2))
-        return {"preprocessor": str(folder / PREPROCESSOR), "network": str(folder / NETWORK),
-                "meta": str(folder / META)}
+        paths = {name: folder / f"{prefix}{file}" for name, file in
+                 (("preprocessor", PREPROCESSOR), ("network", NETWORK), ("meta", META))}
+        save_preprocessor(self.preprocessor, paths["preprocessor"])
+        torch.save({"params": self.params, "state_dict": self.network.state_dict()}, paths["network"])
+        paths["meta"].write_text(json.dumps(self.meta, indent=2))
+        return {name: str(path) for name, path in paths.items()}
 
     @classmethod
     def load(cls, files: dict[str, str]) -> Predictor:
