@@ -25,7 +25,7 @@ from harness.data.columns import (
 )
 from harness.data.images import ImageScaler, check_image_folder, is_image_source, load_images
 from harness.data.profile import near_copies, treatments
-from harness.data.sources import load_source
+from harness.data.sources import load_source, release_arrow_memory
 from harness.data.target import (
     TARGET_TRANSFORMS,
     decode_target,
@@ -184,6 +184,7 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
         check_classes_trainable(labels, split_labels, target)
     digest = digest_of(frame)
     del frame, raw_features  # the splits hold every row now: free the whole table before the preprocessing
+    release_arrow_memory()  # a table read from Parquet lived in Arrow's memory
 
     # Text and date columns are decided once, on the training rows: a refit (another numeric scaling, a
     # cross-validation fold) must encode the same columns the same way.
