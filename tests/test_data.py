@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from helpers import ROOT
 
 from harness.data.prepare import prepare
@@ -72,3 +73,57 @@ def test_parquet_source(tmp_path) -> None:
 def test_unknown_bundled_set_is_a_clear_error() -> None:
     with pytest.raises(HarnessError, match="sklearn:iris"):
         prepare("sklearn:nope", None, "auto", 0.15, 0.15, seed=0, device="cpu")
+
+
+def mixed_table(rows: int) -> pd.DataFrame:
+    """Numbers (some missing), a category, free text and dates: every kind of column the preprocessor encodes."""
+    rng = np.random.default_rng(0)
+    words = np.array(["red", "green", "blue", "small", "large", "fast", "slow", "cheap", "dear", "old", "new"])
+    return pd.DataFrame({
+        "a": rng.normal(size=rows) * 1e3, "b": np.where(rng.random(rows) < 0.1, np.nan, rng.exponential(size=rows)),
+        "colour": rng.choice(["x", "y", "z", None], rows),
+        "note": [" ".join(rng.choice(words, 5)) + f" {i}" for i in range(rows)],
+        "when": pd.date_range("2020-01-01", periods=rows, freq="6h").strftime("%Y-%m-%d"),
+        "y": rng.normal(size=rows) * 5 + 100,
+    })
+
+
+def test_rows_encoded_a_few_at_a_time_are_exactly_those_encoded_at_once(tmp_path, monkeypatch) -> None:
+    """encode_rows cuts a split into blocks of rows to bound memory; every step of the preprocessor treats
+    each row on its own, so the network sees the very same numbers, whichever scaling."""
+    import harness.data.prepare as prep
+
+    path = tmp_path / "mixed.csv"
+    mixed_table(300).to_csv(path, index=False)
+    whole = prepare(str(path), "y", "regression", 0.2, 0.2, seed=0, device="cpu")
+    assert len(whole.raw["train"]) < prep.ENCODE_MIN_ROWS  # one block
+    monkeypatch.setattr(prep, "ENCODE_BYTES", 1)
+    monkeypatch.setattr(prep, "ENCODE_MIN_ROWS", 7)
+    blocks = prepare(str(path), "y", "regression", 0.2, 0.2, seed=0, device="cpu")
+    assert [kind for _, kind, _ in blocks.columns] == ["numeric", "numeric", "categorical", "text", "date"]
+    for numeric in ("standard", "robust", "quantile"):
+        for split in ("train", "val", "test"):
+            assert torch.equal(whole.variant(numeric).X[split], blocks.variant(numeric).X[split]), (numeric, split)
+
+
+def test_a_split_s_float64_encoding_never_exists_whole(monkeypatch) -> None:
+    """The preprocessor returns float64; the network takes float32. Encoded a block of rows at a time, the
+    float64 copies of a split (and its steps' own) stay a few blocks' size, however many rows it has
+    (numpy reports its arrays to tracemalloc: a deterministic measure, unlike the process's memory)."""
+    import tracemalloc
+
+    import harness.data.prepare as prep
+    from harness.data.columns import build_preprocessor
+
+    rows = pd.DataFrame(np.random.default_rng(0).normal(size=(50_000, 32)), columns=[f"x{i}" for i in range(32)])
+    preprocessor = build_preprocessor(rows).fit(rows)
+    monkeypatch.setattr(prep, "ENCODE_BYTES", 2**19)  # blocks of 2,048 rows (ENCODE_MIN_ROWS is 1,024)
+    tracemalloc.start()
+    try:
+        encoded = prep.encode_rows(preprocessor, rows, "train", torch.device("cpu"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    whole = rows.shape[0] * rows.shape[1] * 8  # one float64 copy of the split: 12.8 MB
+    assert peak < whole / 2, f"{peak / 2**20:.1f} MiB traced while encoding {whole / 2**20:.1f} MiB"
+    np.testing.assert_array_equal(encoded.numpy(), preprocessor.transform(rows).astype(np.float32))

@@ -25,7 +25,7 @@ from harness.data.columns import (
 )
 from harness.data.images import ImageScaler, check_image_folder, is_image_source, load_images
 from harness.data.profile import near_copies, treatments
-from harness.data.sources import load_source
+from harness.data.sources import load_source, release_arrow_memory
 from harness.data.target import (
     TARGET_TRANSFORMS,
     decode_target,
@@ -35,6 +35,7 @@ from harness.data.target import (
 )
 from harness.data.values import (
     MIN_CLASS_ROWS,
+    beyond_float32,
     check_class_sizes,
     check_classes_trainable,
     check_encoded,
@@ -46,6 +47,9 @@ from harness.data.values import (
 from harness.errors import HarnessError
 
 SPLITS = ("train", "val", "test")
+# encode_rows: rows per block, so that a block's float64 output is about this size (its steps make a few
+# copies of it), but never fewer rows than this (each call has a fixed cost).
+ENCODE_BYTES, ENCODE_MIN_ROWS = 8 * 2**20, 1024
 
 
 @dataclass
@@ -184,6 +188,7 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
         check_classes_trainable(labels, split_labels, target)
     digest = digest_of(frame)
     del frame, raw_features  # the splits hold every row now: free the whole table before the preprocessing
+    release_arrow_memory()  # a table read from Parquet lived in Arrow's memory
 
     # Text and date columns are decided once, on the training rows: a refit (another numeric scaling, a
     # cross-validation fold) must encode the same columns the same way.
@@ -205,10 +210,7 @@ def encode_table(like: Prepared, raw: dict[str, pd.DataFrame], labels: dict[str,
     raw['train']."""
     preprocessor = build_preprocessor(raw["train"], like.text, like.dates, numeric).fit(raw["train"])
     dev = like.device
-    encoded = {name: preprocessor.transform(part) for name, part in raw.items()}
-    for name, values in encoded.items():
-        check_encoded(values, preprocessor.get_feature_names_out(), name)
-    X = {name: torch.as_tensor(values, dtype=torch.float32, device=dev) for name, values in encoded.items()}
+    X = {name: encode_rows(preprocessor, part, name, dev) for name, part in raw.items()}
     mean, std = 0.0, 1.0
     if like.task == "classification":
         index = {label: i for i, label in enumerate(like.classes)}
@@ -219,6 +221,22 @@ def encode_table(like: Prepared, raw: dict[str, pd.DataFrame], labels: dict[str,
                                 dtype=torch.float32, device=dev).reshape(-1, 1) for n, part in labels.items()}
     return replace(like, preprocessor=preprocessor, target_mean=mean, target_std=std, X=X, y=y, raw=raw,
                    labels=labels, numeric=numeric, _variants={})
+
+
+def encode_rows(preprocessor: ColumnTransformer, rows: pd.DataFrame, split: str, dev: torch.device) -> torch.Tensor:
+    """Raw rows as the network's float32 inputs on the device, encoded a block of rows at a time: the
+    preprocessor's float64 output (and its steps' copies) never exist for all rows at once. Every step
+    treats each row on its own, so the blocks give exactly what one call on all rows gives."""
+    names = preprocessor.get_feature_names_out()
+    out = torch.empty((len(rows), len(names)), dtype=torch.float32, device=dev)
+    bad = np.zeros(len(names), dtype=np.int64)
+    step = max(ENCODE_MIN_ROWS, ENCODE_BYTES // (8 * max(1, len(names))))
+    for start in range(0, len(rows), step):
+        values = preprocessor.transform(rows.iloc[start:start + step])
+        bad += beyond_float32(values)
+        out[start:start + len(values)] = torch.from_numpy(values)  # float64 to float32, as torch.as_tensor would
+    check_encoded(bad, names, split)
+    return out
 
 
 def _drop_columns(frame: pd.DataFrame, target: str, drop: list[str] | dict[str, str],

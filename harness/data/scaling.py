@@ -18,11 +18,15 @@ CLIP = 3.0  # the smooth clip's asymptote: |output| < CLIP for any input, and ~i
 QUANTILES = 1000  # quantile: at most this many landmarks (fewer on small tables: one per training row)
 
 
-def smooth_clip(x: np.ndarray) -> np.ndarray:
+def smooth_clip(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """x / sqrt(1 + (x / CLIP)^2): close to x near 0, never beyond ±CLIP, smooth and strictly increasing.
-    Written with hypot, which does not overflow: 1e300 clips to CLIP, not to 0."""
-    t = x / CLIP
-    return CLIP * t / np.hypot(1.0, t)
+    Written with hypot, which does not overflow: 1e300 clips to CLIP, not to 0. `out` (x itself may be
+    given) receives the result: one temporary the size of x instead of three."""
+    t = np.divide(x, CLIP, out=out)
+    denominator = np.hypot(1.0, t)
+    t *= CLIP  # the same operations, in the same order, as CLIP * t / denominator
+    t /= denominator
+    return t
 
 
 class RobustSmoothClip(TransformerMixin, BaseEstimator):
@@ -41,8 +45,9 @@ class RobustSmoothClip(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
-        return smooth_clip((X - self.median_) * self.factor_)
+        scaled = np.asarray(X, dtype=np.float64) - self.median_  # the one new array, scaled and clipped in place
+        scaled *= self.factor_
+        return smooth_clip(scaled, out=scaled)
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(input_features if input_features is not None else

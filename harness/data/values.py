@@ -55,18 +55,21 @@ def check_regression_target(values: pd.Series, target: str) -> None:
                            "(choose another target)")
 
 
-def check_encoded(matrix: np.ndarray, names, split: str) -> None:
-    """Encoded features are finite: a value far outside the training rows' range can overflow float32 once
-    standardized with their spread."""
+def beyond_float32(matrix: np.ndarray) -> np.ndarray:
+    """Per column, how many encoded values float32 cannot hold (NaN and inf included)."""
     with np.errstate(invalid="ignore"):
-        bad = ~(np.abs(matrix) <= np.finfo(np.float32).max)  # NaN and inf included
-    bad_columns = np.flatnonzero(bad.any(axis=0))
+        return (~(np.abs(matrix) <= np.finfo(np.float32).max)).sum(axis=0)
+
+
+def check_encoded(counts: np.ndarray, names, split: str) -> None:
+    """Encoded features are finite: a value far outside the training rows' range can overflow float32 once
+    standardized with their spread. `counts`: beyond_float32 of the split's encoded rows, added up."""
+    bad_columns = np.flatnonzero(counts)
     if len(bad_columns):
         column = str(names[bad_columns[0]]).split("__", 1)[-1]
-        rows = np.flatnonzero(bad[:, bad_columns[0]])
         raise HarnessError(f"data.source: column {column!r} has values in the {split} split that do not fit in "
-                           f"float32 once standardized with the training rows' spread ({len(rows)} value(s)); "
-                           "rescale the column or remove the outliers")
+                           f"float32 once standardized with the training rows' spread ({counts[bad_columns[0]]} "
+                           "value(s)); rescale the column or remove the outliers")
 
 
 def check_row_count(n: int) -> None:
