@@ -1,5 +1,6 @@
-"""A new SQLite tracking store as a copy of a blank one: milliseconds instead of MLflow's 4 to 8 s of schema
-migrations (about 65 tables, 70 Alembic steps) for every new store.
+"""A new SQLite tracking store as a copy of a blank one: 0.03 s instead of MLflow's schema migrations (about
+65 tables, 70 Alembic steps: 0.9 s on this quiet 2-core machine, several seconds on a busy one) for every
+new store.
 
 The blank store is made once per MLflow version, by MLflow itself, in the user's cache folder
 (`$XDG_CACHE_HOME/harness`, else `~/.cache/harness`), without its Default experiment: MLflow creates that

@@ -61,14 +61,12 @@ def panel(x0: int, title: str, history: list[dict], lines: list[tuple[str, str, 
                 parts.append(f'<circle cx="{x(e):.1f}" cy="{y(v):.1f}" r="2" fill="{color}"/>')
                 continue
             points = " ".join(f"{x(e):.1f},{y(v):.1f}" for e, v in segment)
-            dashed = f' stroke-dasharray="{dash}"' if dash else ""
-            parts.append(f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="1.5"{dashed}/>')
+            parts.append(f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="1.5"{_dashes(dash)}/>')
     if legend:
         for row, (key, color, dash) in enumerate(lines):
             ly = top + 10 + 11 * row
-            dashed = f' stroke-dasharray="{dash}"' if dash else ""
             parts.append(f'<line x1="{right - 70}" y1="{ly - 3}" x2="{right - 56}" y2="{ly - 3}" stroke="{color}" '
-                         f'stroke-width="1.5"{dashed}/><text x="{right - 52}" y="{ly}" font-size="8">{escape(key)}</text>')
+                         f'stroke-width="1.5"{_dashes(dash)}/><text x="{right - 52}" y="{ly}" font-size="8">{escape(key)}</text>')
     return "".join(parts)
 
 
@@ -84,6 +82,10 @@ def _segments(values: list) -> list[list[tuple[int, float]]]:
     if current:
         runs.append(current)
     return runs
+
+
+def _dashes(dash: str) -> str:
+    return f' stroke-dasharray="{dash}"' if dash else ""
 
 
 def _finite(value) -> bool:

@@ -39,16 +39,9 @@ _saved: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def save_preprocessor(preprocessor: object, path: Path) -> None:
     import skops.io
 
-    try:
-        data = _saved.get(preprocessor)
-    except TypeError:  # not weakly referenceable or not hashable: saved every time
-        data = None
+    data = _saved.get(preprocessor)
     if data is None:
-        data = skops.io.dumps(preprocessor)
-        try:
-            _saved[preprocessor] = data
-        except TypeError:
-            pass
+        data = _saved[preprocessor] = skops.io.dumps(preprocessor)
     Path(path).write_bytes(data)
 
 
