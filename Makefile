@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 STORE := sqlite:///$(CURDIR)/mlruns/mlflow.db
 export MLFLOW_DISABLE_TELEMETRY := true
+# Two pytest workers (pytest-xdist), one per core; a module whose fixture is built once stays on one worker
+# (xdist_group). `make test XDIST=` runs the suite in one process.
+XDIST ?= -n 2 --dist loadgroup
 
 .DEFAULT_GOAL := help
 .PHONY: help install browser postgres study test test-fast bench bench-gpu ui clean services services-down
@@ -43,10 +46,10 @@ postgres: ## Install Debian's PostgreSQL server for the services tests when it i
 
 test: $(STAMP) browser postgres ## Run the whole test suite, browser and services tests included (about 20 min here)
 	@echo "test: the whole suite, with real MLflow stores, Optuna storage, PostgreSQL, an MLflow server and a headless browser"
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(XDIST)
 
 test-fast: $(STAMP) ## The edit loop: every test not marked slow
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow" $(XDIST)
 
 bench: $(BENCH_STAMP) ## Speed figures side by side (benchmarks/bench.py), written to benchmarks/results/
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench.py

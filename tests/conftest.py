@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -34,12 +35,26 @@ def pytest_configure(config) -> None:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """`gpu` tests need a CUDA device: skipped, with the reason, on a machine without one."""
+    """`gpu` tests need a CUDA device: skipped, with the reason, on a machine without one. Under xdist
+    (`make test`), `slow` tests and the groups (long module fixtures) are handed out first, so that the
+    workers do not end on a long one each; a group's tests keep their file order."""
     import torch
 
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: not ("slow" in item.keywords or item.get_closest_marker("xdist_group")))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device (none here); run them where a GPU is lent")
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_runtest_setup(item) -> None:
+    """Under `--dist loadgroup` (make test) each xdist_group stays on one worker: its module fixture is built
+    once, and test_services.py's `down` runs after the module's other tests. Fail, loudly, where the grouping
+    silently did not happen (pytest-xdist 3.8 with pytest 9.2: pytest-xdist issue 1386)."""
+    if getattr(item.config.option, "loadgroup", False) and item.get_closest_marker("xdist_group") \
+            and "@" not in item.nodeid:
+        pytest.fail("--dist loadgroup ignored this test's xdist_group mark: this pytest and pytest-xdist do not "
+                    "work together (see the dev extra in pyproject.toml)", pytrace=False)

@@ -9,6 +9,9 @@ import pandas as pd
 import pytest
 from bad_input_table import Case, assert_refused, run_table, with_change
 
+# Its module fixture is built once: on one xdist worker, not once per worker (make test runs -n 2).
+pytestmark = pytest.mark.xdist_group("bad-data")
+
 ROWS = 60
 
 

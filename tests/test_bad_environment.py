@@ -17,6 +17,9 @@ from bad_input_table import GOOD, Case, assert_refused, run_table
 from harness.errors import HarnessError
 from harness.study.storage import check_storage
 
+# Its module fixture is built once: on one xdist worker, not once per worker (make test runs -n 2).
+pytestmark = pytest.mark.xdist_group("bad-environment")
+
 # A server that accepts connections and never answers: the probe must give up on its own timeout.
 SILENT = socket.create_server(("127.0.0.1", 0), backlog=64)
 SILENT_URL = f"http://127.0.0.1:{SILENT.getsockname()[1]}"

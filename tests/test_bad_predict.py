@@ -29,6 +29,9 @@ from helpers import run_cli
 import harness
 from harness.errors import HarnessError
 
+# Its module fixture is built once: on one xdist worker, not once per worker (make test runs -n 2).
+pytestmark = pytest.mark.xdist_group("bad-predict")
+
 MODEL = "bad-predict"
 URI = f"models:/{MODEL}@champion"
 ROWS = pd.read_csv(HOUSES).head(8)  # price comes along: extra columns are ignored

@@ -13,6 +13,9 @@ from bad_input_table import DELETE, GOOD, Case, assert_refused, run_table, with_
 
 from harness.spec.rules import check_alias, check_model_name
 
+# Its module fixture is built once: on one xdist worker, not once per worker (make test runs -n 2).
+pytestmark = pytest.mark.xdist_group("bad-study-file")
+
 
 def study(case_id: str, raw, expected: list[str], *extra: str) -> Case:
     """`harness study bad.yaml` on `raw` (a dict written as YAML, or the file's text or bytes)."""

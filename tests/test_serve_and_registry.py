@@ -18,6 +18,9 @@ import pandas as pd
 import pytest
 from helpers import HARNESS
 
+# Its module fixture is built once: on one xdist worker, not once per worker (make test runs -n 2).
+pytestmark = pytest.mark.xdist_group("serve-and-registry")
+
 HOUSES = "experiments/data/house_prices.csv"
 
 

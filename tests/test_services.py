@@ -22,8 +22,13 @@ from fleet import FLEET_STUDY, assert_study_sound, finish, kill_mid_trial, runni
 from helpers import ROOT, mlflow_client, run_cli
 
 SERVICES = ROOT / "scripts" / "services.py"
-pytestmark = pytest.mark.skipif(not (glob.glob("/usr/lib/postgresql/*/bin/initdb") or shutil.which("initdb")),
-                                reason="PostgreSQL is not installed (no initdb)")
+pytestmark = [
+    pytest.mark.skipif(not (glob.glob("/usr/lib/postgresql/*/bin/initdb") or shutil.which("initdb")),
+                       reason="PostgreSQL is not installed (no initdb)"),
+    # One worker runs the module, in order (make test runs -n 2): the services are started once, and
+    # `down` is tested last.
+    pytest.mark.xdist_group("services"),
+]
 
 
 def free_port() -> int:
