@@ -83,9 +83,9 @@ def test_services_up_twice_is_harmless_and_the_env_file_names_both(services) -> 
 
 
 @pytest.mark.slow
-def test_four_workers_forty_trials_two_killed_mid_trial_on_postgres_and_a_tracking_server(on_services) -> None:
+def test_four_workers_twelve_trials_two_killed_mid_trial_on_postgres_and_a_tracking_server(on_services) -> None:
     env = on_services["env"]
-    Path("svc.yaml").write_text(FLEET_STUDY.format(name="svc", epochs=15, trials=40))
+    Path("svc.yaml").write_text(FLEET_STUDY.format(name="svc", epochs=15, trials=12))
     proc = start(["study", "svc.yaml", "--workers", "4"])
     load = loader(env, "svc")
     killed = kill_mid_trial(proc, load, 2)
@@ -93,7 +93,7 @@ def test_four_workers_forty_trials_two_killed_mid_trial_on_postgres_and_a_tracki
     assert code == 0, out
     assert out.count("failed and queued again with the same params") == 2  # by pid, or by heartbeat if first
     client = mlflow_client()
-    assert_study_sound(load(), client, "svc", 40, killed)
+    assert_study_sound(load(), client, "svc", 12, killed)
     assert "ok: Optuna, MLflow and the registry agree" in run_cli("check", "svc").stdout
     # The password in the storage URL is in no line printed and no tag.
     password = env["HARNESS_STORAGE"].split(":")[2].split("@")[0]
