@@ -5,8 +5,10 @@ own, and the documented outcome of a refused input is checked the same way for e
     and nothing written: every file under the case's folder (where the default MLflow store and Optuna
     journal would go, and where the case's own files live) is byte for byte as it was before the run.
 
-The processes of one table run side by side (most fail within a second or two, before any training), and
-each case stays its own pytest case, reading its outcome from the table's run.
+Each case is a process forked from one that has already imported the stack (tests/forked_cli.py): most
+refuse within a fraction of a second, where a fresh interpreter spends two or three on imports. Cases in a
+read-only folder (a mount namespace of their own) run fresh processes.
+Each case stays its own pytest case, reading its outcome from the table's run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 import yaml
+from forked_cli import ForkedCli
 from helpers import HARNESS, ROOT
 
 HOUSES = str(ROOT / "experiments" / "data" / "house_prices.csv")
@@ -35,7 +38,7 @@ GOOD = {
     "study": {"trials": 1},
     "baselines": False,
 }
-WORKERS = 4  # processes at once: most of a case's time is imports and waiting, not a core
+WORKERS = 4  # fresh processes at once: most of their time is imports and waiting, not a core
 
 
 @dataclass
@@ -99,7 +102,7 @@ def read_only_command(folder: Path, command: list[str]) -> list[str]:
     return ["unshare", "-m", "sh", "-c", script, "sh", str(folder), *command]
 
 
-def run_case(case: Case, folder: Path) -> Outcome:
+def run_case(case: Case, folder: Path, forked: ForkedCli) -> Outcome:
     folder.mkdir(parents=True)
     for name, content in case.files.items():
         path = folder / name
@@ -118,7 +121,10 @@ def run_case(case: Case, folder: Path) -> Outcome:
         command = read_only_command(folder / case.read_only, command)
     before = snapshot(folder)
     started = time.monotonic()
-    proc = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+    if not case.read_only:
+        proc = forked.run(case.args, folder, env)
+    else:
+        proc = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
     seconds = time.monotonic() - started
     if case.read_only and os.geteuid() != 0:
         (folder / case.read_only).chmod(0o755)
@@ -126,14 +132,19 @@ def run_case(case: Case, folder: Path) -> Outcome:
 
 
 def run_table(cases: list[Case], root: Path) -> dict[str, Outcome]:
-    """Run every case, several at a time; outcomes by case id."""
+    """Run every case (forked ones one at a time, fresh processes beside them); outcomes by case id."""
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), "case ids must be unique"
-    with ThreadPoolExecutor(WORKERS) as pool:
-        # Folders by number, not by the case's words: an error line quoting a path must not pass a check
-        # for words that only the folder's name holds.
-        outcomes = pool.map(lambda numbered: run_case(numbered[1], root / f"case{numbered[0]:03d}"), enumerate(cases))
-        return {o.case.id: o for o in outcomes}
+    forked = ForkedCli()
+    try:
+        with ThreadPoolExecutor(WORKERS) as pool:
+            # Folders by number, not by the case's words: an error line quoting a path must not pass a check
+            # for words that only the folder's name holds.
+            outcomes = pool.map(lambda numbered: run_case(numbered[1], root / f"case{numbered[0]:03d}", forked),
+                                enumerate(cases))
+            return {o.case.id: o for o in outcomes}
+    finally:
+        forked.close()
 
 
 def assert_refused(outcome: Outcome) -> None:

@@ -133,7 +133,7 @@ def test_a_database_restart_mid_study_is_ridden_out(on_services) -> None:
     """PostgreSQL stops under both stores (Optuna's trials, the tracking server's runs) and comes back a few
     seconds later: calls are retried with backoff, a trial that still failed fails cleanly, the study ends."""
     env, folder = on_services["env"], on_services["folder"]
-    Path("restart.yaml").write_text(FLEET_STUDY.format(name="restart", epochs=15, trials=12))
+    Path("restart.yaml").write_text(FLEET_STUDY.format(name="restart", epochs=15, trials=6))
     proc = start(["study", "restart.yaml", "--workers", "2"])
     load = loader(env, "restart")
     deadline = time.monotonic() + 300
@@ -151,7 +151,7 @@ def test_a_database_restart_mid_study_is_ridden_out(on_services) -> None:
     assert up.returncode == 0 and "postgres: started" in up.stdout, up.stdout + up.stderr
     code, out = finish(proc)
     assert code == 0, out
-    assert_study_sound(load(), mlflow_client(), "restart", 12)
+    assert_study_sound(load(), mlflow_client(), "restart", 6)
     assert "ok:" in run_cli("check", "restart").stdout
 
 

@@ -54,7 +54,7 @@ def wait_for(condition, timeout: float = 300.0) -> None:
 @pytest.mark.slow
 def test_ctrl_c_ends_every_workers_trial_as_interrupted_and_the_same_command_resumes(workdir: Path) -> None:
     # Four trials: two finished before the signal, two stopped by it and run again by the resume.
-    (workdir / "intr.yaml").write_text(FLEET_STUDY.format(name="intr", epochs=400, trials=4))
+    (workdir / "intr.yaml").write_text(FLEET_STUDY.format(name="intr", epochs=200, trials=4))
     proc = start(["study", "intr.yaml", "--workers", "2"])
     load = loader(workdir, "intr")
     # In the middle of training (a signal is taken at the next epoch; one during packaging lets it finish).
@@ -83,7 +83,7 @@ def test_ctrl_c_ends_every_workers_trial_as_interrupted_and_the_same_command_res
 
 @pytest.mark.slow
 def test_sigterm_stops_a_single_worker_with_143_and_the_same_command_resumes(workdir: Path) -> None:
-    (workdir / "term.yaml").write_text(FLEET_STUDY.format(name="term", epochs=400, trials=2))
+    (workdir / "term.yaml").write_text(FLEET_STUDY.format(name="term", epochs=200, trials=2))
     proc = start(["study", "term.yaml", "--workers", "1"])
     load = loader(workdir, "term")
     wait_for(lambda: running_trials(load, seconds=1.0))
