@@ -19,6 +19,7 @@ import harness
 from harness.data.folds import pooled_labels
 from harness.data.prepare import prepare
 from harness.errors import HarnessError
+from harness.nn.calibration import calibrated
 from harness.nn.metrics import regression_metrics
 from harness.spec.schema import build_spec
 
@@ -55,7 +56,7 @@ def test_the_registered_ensemble_predicts_raw_rows_in_a_fresh_process(workdir: P
     champion = client.get_model_version_by_alias("mixed-houses", "champion")
     run = client.get_run(champion.run_id)
     assert run.data.tags["harness.role"] == "ensemble" and run.info.run_name == "ensemble (champion)"
-    assert run.data.tags["harness.mark"] == "champion" and "Ensemble of trials" in run.data.tags["mlflow.note.content"]
+    assert run.data.tags["harness.mark"] == "champion" and "Ensemble: trials" in run.data.tags["mlflow.note.content"]
     parent_id = run.data.tags["mlflow.parentRunId"]
     best = client.get_run(client.get_run(parent_id).data.tags["harness.best_run_id"])
     assert best.info.run_name.endswith("(best)") and "a member of the ensemble" in best.data.tags["mlflow.note.content"]
@@ -186,3 +187,29 @@ def test_the_diamond_with_zero_dimensions_gets_a_sane_price(tmp_path: Path) -> N
     absurd = zero.assign(x=-1e6, y=1e6, z=1e9, carat=1e3)
     assert np.abs(data.preprocessor.transform(absurd)[0, :data.n_numeric]).max() <= 3
     assert predictor.predict(absurd)["prediction"].item() <= data.labels["train"].max() * (1 + 1e-6)
+
+
+def test_a_log_loss_champion_gets_the_temperature_its_selection_rows_ask_for(store: Store) -> None:
+    """Networks stopped after a few slow epochs are unsure of wine's easy rows: a temperature below 1,
+    fitted on the validation rows, sharpens the champion's probabilities (labels unchanged), and the
+    registered model applies it to raw rows."""
+    raw = {"name": "timid", "task": "classification", "data": {"source": "sklearn:wine"},
+           "model": {"family": "mlp", "n_layers": 1, "hidden": {"int": [8, 32]}},
+           "train": {"optimizer": "adamw", "lr": {"float": [3.0e-4, 1.0e-3], "log": True}, "batch_size": 64,
+                     "epochs": 4},
+           "study": {"metric": "val/log_loss", "trials": 3, "sampler": "random", "pruner": "none", "seed": 0}}
+    result, study = store.run(build_spec(raw, "timid.yaml"), "timid-wine")
+    client = MlflowClient(store.tracking_uri)
+    parent_id = result.parent_run_id
+    record = json.loads(Path(client.download_artifacts(parent_id, "ensemble.json", str(store.root))).read_text())
+    assert record["temperature"] < 1 and record["ensemble"] < 0.99 * record["uncalibrated"]
+    assert record["ensemble"] < record["best_single"] and "temperature" in result.ensemble
+    assert client.get_run(result.run_id).data.params["temperature"] == f"{record['temperature']:.4g}"
+
+    data = prepare("sklearn:wine", None, "classification", 0.15, 0.15, 0, "cpu")
+    rows, columns = data.raw["test"], [f"proba_{c}" for c in data.classes]
+    mean = sum(w * harness.predict(f"runs:/{run_id}/model", rows)[columns].to_numpy()
+               for run_id, w in zip(record["run_ids"], record["weights"]))
+    champion = harness.predict(f"models:/{result.model_name}@champion", rows)
+    np.testing.assert_allclose(champion[columns], calibrated(mean, record["temperature"]), rtol=1e-6)
+    assert list(champion["prediction"]) == [data.classes[i] for i in mean.argmax(1)]

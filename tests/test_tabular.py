@@ -19,6 +19,7 @@ from harness.data.folds import make_folds, pooled_labels
 from harness.data.prepare import prepare
 from harness.data.profile import with_scaling
 from harness.data.scaling import CLIP, RobustSmoothClip, numeric_scaler
+from harness.nn.calibration import calibrated
 from harness.nn.loop import fit, outputs
 from harness.nn.losses import make_loss
 from harness.nn.models import OutputRange, build_model
@@ -229,6 +230,14 @@ def test_a_classification_ensemble_averages_probabilities(tmp_path: Path) -> Non
     mean = 0.4 * members[0].predict(rows)[columns] + 0.6 * members[1].predict(rows)[columns]
     np.testing.assert_allclose(out[columns], mean)
     assert list(out["prediction"]) == [cancer.classes[i] for i in mean.to_numpy().argmax(1)]
+    # At a temperature, the mean probabilities are sharpened (or softened), the labels unchanged; saved with it.
+    sharp = load_predictor(EnsemblePredictor.of(members, [0.4, 0.6], temperature=0.5).save(tmp_path / "sharp"))
+    assert sharp.temperature == 0.5
+    np.testing.assert_allclose(sharp.predict(rows)[columns], calibrated(mean.to_numpy(), 0.5))
+    assert not np.allclose(sharp.predict(rows)[columns], mean)
+    assert list(sharp.predict(rows)["prediction"]) == list(out["prediction"])
+    with pytest.raises(ValueError, match="temperature"):  # flattening it into another would drop the temperature
+        EnsemblePredictor.of([sharp, members[0]], [1, 1])
 
 
 def test_greedy_selection_starts_from_the_best_single_and_never_loses_to_it() -> None:

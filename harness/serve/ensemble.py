@@ -3,8 +3,9 @@
 Two kinds of ensemble reach the registry: a trial scored by cross-validation (its k fold models, equal
 weights) and the study's ensemble champion (the best trials, weights from greedy selection). Either way
 the prediction is the weighted mean of the members' predictions in original units, or of their class
-probabilities (the label is the most probable class). Nested ensembles are flattened, so a saved
-ensemble is always a flat list of Predictors and weights.
+probabilities (the label is the most probable class), those at the ensemble's temperature
+(nn/calibration.py; 1 leaves them as they are). Nested ensembles are flattened, so a saved ensemble
+is always a flat list of Predictors and weights.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.nn.calibration import calibrated
 from harness.serve.predictor import Predictor
 
 ENSEMBLE = "ensemble.json"
@@ -26,20 +28,24 @@ class EnsemblePredictor:
     members: list[Predictor]
     weights: list[float]  # sum to 1
     params: dict  # what the logged model records: its members and their weights
+    temperature: float = 1.0  # applied to the averaged class probabilities
 
     @classmethod
-    def of(cls, members: list, weights: list[float], params: dict | None = None) -> EnsemblePredictor:
+    def of(cls, members: list, weights: list[float], params: dict | None = None,
+           temperature: float = 1.0) -> EnsemblePredictor:
         """Members (Predictors or ensembles, flattened) with weights, normalized to sum to 1."""
         flat, flat_weights = [], []
         total = float(sum(weights))
         for member, weight in zip(members, weights):
             if weight <= 0:
                 continue
+            if getattr(member, "temperature", 1.0) != 1.0:  # flattening would drop it; no caller nests these
+                raise ValueError("an ensemble with a temperature of its own cannot be a member of another")
             inner = member.members if isinstance(member, EnsemblePredictor) else [member]
             inner_weights = member.weights if isinstance(member, EnsemblePredictor) else [1.0]
             flat += inner
             flat_weights += [weight / total * w for w in inner_weights]
-        return cls(flat, flat_weights, params or {"members": len(flat)})
+        return cls(flat, flat_weights, params or {"members": len(flat)}, temperature)
 
     @property
     def meta(self) -> dict:
@@ -58,7 +64,7 @@ class EnsemblePredictor:
         for member, weight in zip(self.members, self.weights):
             values = prediction_values(member.predict(frame), self.meta["task"], self.meta["classes"])
             total = weight * values if total is None else total + weight * values
-        return total
+        return total if self.meta["task"] == "regression" else calibrated(total, self.temperature)
 
     def predict(self, frame: pd.DataFrame | np.ndarray) -> pd.DataFrame:
         """The same columns as one Predictor's: `prediction`, then one `proba_<class>` per class."""
@@ -79,7 +85,8 @@ class EnsemblePredictor:
         files = {}
         for i, member in enumerate(self.members):
             files.update({f"member{i}.{name}": path for name, path in member.save(folder, f"member{i}-").items()})
-        (folder / ENSEMBLE).write_text(json.dumps({"weights": self.weights, "params": self.params}, indent=2))
+        (folder / ENSEMBLE).write_text(json.dumps({"weights": self.weights, "params": self.params,
+                                                   "temperature": self.temperature}, indent=2))
         files["ensemble"] = str(folder / ENSEMBLE)
         return files
 
@@ -88,7 +95,7 @@ class EnsemblePredictor:
         saved = json.loads(Path(files["ensemble"]).read_text())
         members = [Predictor.load({name.split(".", 1)[1]: path for name, path in files.items()
                                    if name.startswith(f"member{i}.")}) for i in range(len(saved["weights"]))]
-        return cls(members, saved["weights"], saved["params"])
+        return cls(members, saved["weights"], saved["params"], saved.get("temperature", 1.0))
 
 
 def prediction_values(predictions: pd.DataFrame, task: str, classes: list | None) -> np.ndarray:

@@ -277,7 +277,8 @@ class Register(Strict):
     """Alias given to the new version when it beats the current holder."""
     ensemble: bool = True
     """Offer a weighted ensemble of the best trials (greedy selection on validation) instead of the best
-    trial, when it scores better on validation; off for multi-objective studies."""
+    trial, when it scores better on validation (with log loss as the metric, at a fitted temperature); off
+    for multi-objective studies."""
 
     # Checked here, when the file loads: MLflow would refuse them only at registration, after every trial.
     @field_validator("name")

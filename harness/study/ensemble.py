@@ -7,6 +7,10 @@ rows, or out-of-fold predictions of train+val under cross-validation), so the cr
 instead of re-running models. The ensemble gets a run of its own (`ensemble`, a child of the study's
 parent run) holding its model, its members and weights and its scores; the parent run records the same
 members and weights (`ensemble.json`, tag `harness.ensemble`).
+
+When the study's metric is log loss, the averaged probabilities also get a temperature fitted on the same
+rows (nn/calibration.py): it changes no predicted class, only how sure the model says it is. Then the best
+trial alone, recalibrated, can be the champion too: an "ensemble" of one member and a temperature.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from mlflow.exceptions import MlflowException
 
 from harness.data.folds import pooled_labels
 from harness.data.prepare import Prepared
+from harness.nn.calibration import calibrated, fit_temperature
 from harness.nn.metrics import classification_metrics, regression_metrics
 from harness.record.tracking import Tracker
 from harness.search.ensemble_selection import greedy_selection
@@ -47,15 +52,19 @@ class EnsembleChampion:
     val: dict[str, float]  # val/* of the ensemble's averaged predictions
     metric: str  # the bare metric selection optimized
     single: float  # the best single trial's score on it
+    temperature: float = 1.0  # applied to the averaged class probabilities
 
     def describe(self) -> str:
         members = ", ".join(f"{t} ({w:.2f})" for t, w in zip(self.trials, self.weights))
-        return (f"trials {members}: val/{self.metric} {self.val[f'val/{self.metric}']:.4g} against "
+        members = f"trials {members}" if len(self.trials) > 1 else f"trial {self.trials[0]} alone"
+        calibration = f" at temperature {self.temperature:.3g}" if self.temperature != 1.0 else ""
+        return (f"{members}{calibration}: val/{self.metric} {self.val[f'val/{self.metric}']:.4g} against "
                 f"{self.single:.4g} for the best trial alone")
 
     @property
     def tags(self) -> dict[str, str]:
-        return {"harness.ensemble": ",".join(f"{t}:{w:.4f}" for t, w in zip(self.trials, self.weights))}
+        members = ",".join(f"{t}:{w:.4f}" for t, w in zip(self.trials, self.weights))
+        return {"harness.ensemble": members + (f";T={self.temperature:.4f}" if self.temperature != 1.0 else "")}
 
 
 def wants_ensemble(spec: StudySpec) -> bool:
@@ -80,28 +89,31 @@ def load_selection(tracker: Tracker, run_id: str) -> np.ndarray | None:
         return None  # a trial from before ensembles, or from a study run with register.ensemble: false
 
 
+def selection_truth(spec: StudySpec, data: Prepared) -> np.ndarray:
+    """The targets of the selection rows: regression values, or class indices in the order of data.classes."""
+    truth = pooled_labels(data) if spec.study.folds > 1 else data.labels["val"]
+    if data.task == "regression":
+        return truth.astype(np.float64)
+    index = {label: i for i, label in enumerate(data.classes)}
+    return np.array([index[v] for v in truth])
+
+
 def selection_scorer(spec: StudySpec, data: Prepared) -> tuple[str, Callable[[np.ndarray], float], bool]:
     """The metric selection optimizes (the study's; `loss` becomes rmse or log loss, which every trial's
     predictions can be scored on), its scoring function on averaged predictions, and its direction."""
-    name = bare(spec.study.metric)
-    truth = pooled_labels(data) if spec.study.folds > 1 else data.labels["val"]
+    name, truth = bare(spec.study.metric), selection_truth(spec, data)
     if data.task == "regression":
         name = "rmse" if name == "loss" else name
-        truth = truth.astype(np.float64)
         return name, lambda values: regression_metrics(truth, values)[name], minimized(name)
     name = "log_loss" if name == "loss" else name
-    index = {label: i for i, label in enumerate(data.classes)}
-    codes = np.array([index[v] for v in truth])
-    return name, lambda values: classification_metrics(codes, values)[name], minimized(name)
+    return name, lambda values: classification_metrics(truth, values)[name], minimized(name)
 
 
 def all_scores(spec: StudySpec, data: Prepared, values: np.ndarray) -> dict[str, float]:
     """Every validation metric of averaged predictions (no val/loss: members trained on different losses)."""
-    truth = pooled_labels(data) if spec.study.folds > 1 else data.labels["val"]
-    if data.task == "regression":
-        return {f"val/{k}": v for k, v in regression_metrics(truth.astype(np.float64), values).items()}
-    index = {label: i for i, label in enumerate(data.classes)}
-    return {f"val/{k}": v for k, v in classification_metrics(np.array([index[v] for v in truth]), values).items()}
+    truth = selection_truth(spec, data)
+    scores = regression_metrics(truth, values) if data.task == "regression" else classification_metrics(truth, values)
+    return {f"val/{k}": v for k, v in scores.items()}
 
 
 def choose_ensemble(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker, experiment_id: str,
@@ -122,27 +134,30 @@ def choose_ensemble(study: optuna.Study, spec: StudySpec, data: Prepared, tracke
     metric, score, minimize = selection_scorer(spec, data)
     selection = greedy_selection(predictions, score, minimize)
     chosen = [(t, w) for t, w in zip(candidates, selection.weights) if w > 0]
-    if len(chosen) < 2:
+    averaged = sum(w * p for w, p in zip(selection.weights, predictions))
+    temperature = fit_temperature(averaged, selection_truth(spec, data)) if metric == "log_loss" else 1.0
+    if len(chosen) < 2 and temperature == 1.0:
         echo(f"ensemble: no mix of the best {len(candidates)} trials beats the best one alone on val/{metric}")
         return None
-    averaged = sum(w * p for w, p in zip(selection.weights, predictions))
-    val = all_scores(spec, data, averaged)
+    val = all_scores(spec, data, calibrated(averaged, temperature))
     members = [load_model(t.user_attrs["model_uri"], tracker.uri).unwrap_python_model().predictor for t, _ in chosen]
     trials, weights = [t.number for t, _ in chosen], [float(w) for _, w in chosen]
     record = {"trials": trials, "weights": weights, "run_ids": [t.user_attrs["mlflow_run_id"] for t, _ in chosen],
               "metric": f"val/{metric}", "ensemble": val[f"val/{metric}"], "best_single": selection.single,
-              "candidates": [t.number for t in candidates], "rounds": selection.rounds}
-    champion = EnsembleChampion("", "", trials, weights, val, metric, selection.single)
+              "candidates": [t.number for t in candidates], "rounds": selection.rounds, "temperature": temperature,
+              "uncalibrated": score(averaged)}
+    champion = EnsembleChampion("", "", trials, weights, val, metric, selection.single, temperature)
     earlier = earlier_ensemble(tracker, experiment_id, parent_id, champion.tags["harness.ensemble"])
     if earlier is not None:  # a crown cut short made it already: the registry must get that run, not another
         champion.run_id, champion.model_uri = earlier
         return champion
-    ensemble = EnsemblePredictor.of(members, weights, {"trials": trials, "weights": weights})
+    ensemble = EnsemblePredictor.of(members, weights, {"trials": trials, "weights": weights}, temperature)
     tags = {**tracker.base_tags, "harness.role": "ensemble", "mlflow.parentRunId": parent_id, **champion.tags}
     run_id = tracker.client.create_run(experiment_id, run_name="ensemble", tags=tags).info.run_id
     tracker.client.log_batch(run_id, params=[Param("trials", ",".join(map(str, trials))),
                                              Param("weights", ",".join(f"{w:.4f}" for w in weights)),
-                                             Param("selection_rounds", str(selection.rounds))])
+                                             Param("selection_rounds", str(selection.rounds)),
+                                             Param("temperature", f"{temperature:.4g}")])
     tracker.log_metrics(run_id, {**val, f"best_single/val/{metric}": selection.single})
     model_uri = log_model(tracker.client, run_id, ensemble, data.raw["train"])
     tracker.client.log_text(run_id, json.dumps(record, indent=2), "ensemble.json")

@@ -88,7 +88,7 @@ def mark(spec: StudySpec, tracker, result, best_run_id: str) -> None:
         run = tracker.client.get_run(holder.run_id)
         if run.data.tags.get("mlflow.parentRunId") == parent_id:  # this crown's ensemble, or an earlier crown
             number = run.data.tags.get("harness.trial")  # none on an ensemble run
-            ensemble = f" Ensemble of trials {result.ensemble}." if result.ensemble and \
+            ensemble = f" Ensemble: {result.ensemble}." if result.ensemble and \
                 holder.run_id == result.run_id else ""
             marks[holder.run_id] = (int(number) if number is not None else None, "champion",
                                     f"**Champion**: {result.model_name} version {holder.version}, alias "
