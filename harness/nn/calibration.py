@@ -4,8 +4,12 @@ rows ensemble selection scores (validation, or out-of-fold predictions under cro
 Averaged probabilities are less confident than their members (Rahaman & Thiery, NeurIPS 2021), and a
 network stopped early on log loss is often less sure than a table's easy rows allow. One temperature T
 reshapes every row as p^(1/T), renormalized: T < 1 sharpens, T > 1 softens. The most probable class
-never changes, so accuracy, F1 and ROC AUC stay as they are; only log loss moves. T is bounded: rows
-with no mistake would otherwise push it towards certainty, which one wrong test row would then pay for.
+never changes, so accuracy, F1 and ROC AUC stay as they are; only log loss moves.
+
+Rows without a single mistake say nothing about how sure to be: their log loss falls all the way to
+certainty, and one wrong test row then pays for it (penguins: out-of-fold log loss 0.0008 sharpened to
+1e-6 at T = 0.25, test log loss 0.028 became 0.082 through its one mistake in 69 rows). So no temperature
+is fitted on such rows, and T stays within BOUNDS otherwise.
 """
 
 from __future__ import annotations
@@ -35,8 +39,11 @@ def log_loss(probabilities: np.ndarray, codes: np.ndarray) -> float:
 
 
 def fit_temperature(probabilities: np.ndarray, codes: np.ndarray) -> float:
-    """The temperature within BOUNDS that minimizes log loss on these rows, or 1.0 when it gains less than
-    MIN_GAIN (a temperature that barely helps on the rows it was fitted to is noise, not calibration)."""
+    """The temperature within BOUNDS that minimizes log loss on these rows; 1.0 when they hold no mistake,
+    or when it gains less than MIN_GAIN (a temperature that barely helps on the rows it was fitted to is
+    noise, not calibration)."""
+    if (probabilities.argmax(1) == codes).all():
+        return 1.0
     from scipy.optimize import minimize_scalar  # scipy.optimize takes a second to import: only the crown needs it
 
     before = log_loss(probabilities, codes)
