@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.nn.metrics import EPS  # scikit-learn's clipping of probabilities, as every log loss here uses
+
 BOUNDS = (0.25, 4.0)  # at most a fourth power: 0.9 against 0.1 becomes 0.9998, never 1
 MIN_GAIN = 0.01  # a temperature is kept only if it lowers the selection rows' log loss by 1% or more
-EPS = np.finfo(np.float64).eps  # scikit-learn's log_loss clips probabilities to [eps, 1 - eps]
 
 
 def calibrated(probabilities: np.ndarray, temperature: float) -> np.ndarray:

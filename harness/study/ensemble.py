@@ -98,21 +98,20 @@ def selection_truth(spec: StudySpec, data: Prepared) -> np.ndarray:
     return np.array([index[v] for v in truth])
 
 
-def selection_scorer(spec: StudySpec, data: Prepared) -> tuple[str, Callable[[np.ndarray], float], bool]:
+def selection_scorer(spec: StudySpec, task: str, truth: np.ndarray) -> tuple[str, Callable[[np.ndarray], float], bool]:
     """The metric selection optimizes (the study's; `loss` becomes rmse or log loss, which every trial's
     predictions can be scored on), its scoring function on averaged predictions, and its direction."""
-    name, truth = bare(spec.study.metric), selection_truth(spec, data)
-    if data.task == "regression":
+    name = bare(spec.study.metric)
+    if task == "regression":
         name = "rmse" if name == "loss" else name
         return name, lambda values: regression_metrics(truth, values)[name], minimized(name)
     name = "log_loss" if name == "loss" else name
     return name, lambda values: classification_metrics(truth, values)[name], minimized(name)
 
 
-def all_scores(spec: StudySpec, data: Prepared, values: np.ndarray) -> dict[str, float]:
+def all_scores(task: str, truth: np.ndarray, values: np.ndarray) -> dict[str, float]:
     """Every validation metric of averaged predictions (no val/loss: members trained on different losses)."""
-    truth = selection_truth(spec, data)
-    scores = regression_metrics(truth, values) if data.task == "regression" else classification_metrics(truth, values)
+    scores = regression_metrics(truth, values) if task == "regression" else classification_metrics(truth, values)
     return {f"val/{k}": v for k, v in scores.items()}
 
 
@@ -123,23 +122,23 @@ def choose_ensemble(study: optuna.Study, spec: StudySpec, data: Prepared, tracke
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and "model_uri" in t.user_attrs]
     done.sort(key=lambda t: t.value, reverse=study.direction == optuna.study.StudyDirection.MAXIMIZE)
     candidates, predictions = [], []
-    expected = len(pooled_labels(data)) if spec.study.folds > 1 else len(data.labels["val"])
+    truth = selection_truth(spec, data)
     for trial in done[:CANDIDATES]:
         values = load_selection(tracker, trial.user_attrs["mlflow_run_id"])
-        if values is not None and len(values) == expected and np.isfinite(values).all():
+        if values is not None and len(values) == len(truth) and np.isfinite(values).all():
             candidates.append(trial)
             predictions.append(values)
     if len(candidates) < 2:
         return None
-    metric, score, minimize = selection_scorer(spec, data)
+    metric, score, minimize = selection_scorer(spec, data.task, truth)
     selection = greedy_selection(predictions, score, minimize)
     chosen = [(t, w) for t, w in zip(candidates, selection.weights) if w > 0]
     averaged = sum(w * p for w, p in zip(selection.weights, predictions))
-    temperature = fit_temperature(averaged, selection_truth(spec, data)) if metric == "log_loss" else 1.0
+    temperature = fit_temperature(averaged, truth) if metric == "log_loss" else 1.0
     if len(chosen) < 2 and temperature == 1.0:
         echo(f"ensemble: no mix of the best {len(candidates)} trials beats the best one alone on val/{metric}")
         return None
-    val = all_scores(spec, data, calibrated(averaged, temperature))
+    val = all_scores(data.task, truth, calibrated(averaged, temperature))
     members = [load_model(t.user_attrs["model_uri"], tracker.uri).unwrap_python_model().predictor for t, _ in chosen]
     trials, weights = [t.number for t, _ in chosen], [float(w) for _, w in chosen]
     record = {"trials": trials, "weights": weights, "run_ids": [t.user_attrs["mlflow_run_id"] for t, _ in chosen],
