@@ -279,6 +279,10 @@ class Register(Strict):
     """Offer a weighted ensemble of the best trials (greedy selection on validation) instead of the best
     trial, when it scores better on validation (with log loss as the metric, at a fitted temperature); off
     for multi-objective studies."""
+    linear_member: bool = True
+    """Tables: offer the ensemble a linear model too (ridge, or logistic regression), fitted on the trials'
+    own folds or training split with its penalty chosen on the same rows; it takes weight only when it
+    improves the ensemble on validation."""
 
     # Checked here, when the file loads: MLflow would refuse them only at registration, after every trial.
     @field_validator("name")

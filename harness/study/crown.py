@@ -46,6 +46,7 @@ class StudyResult:
     vs_baselines: str | None = None  # the champion's test metric against the best baseline's
     images: bool = False  # the model takes arrays of images rather than a table
     ensemble: str | None = None  # the ensemble champion's members, weights and validation gain
+    ensemble_trials: list[int] = field(default_factory=list)  # the trials among its members
     selection: str | None = None  # how trials were scored, when by cross-validation, and what it cost
     run_id: str = ""  # the run of the model offered to the registry: the best trial's, or the ensemble's
     model_uri: str = ""
@@ -104,7 +105,8 @@ def crown(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker
     return StudyResult(spec.name, spec.study.metric, states, best.number, best_val, test, decision,
                        spec.registry.name, spec.registry.alias, tracker.uri, experiment_id, parent_id, data.notes,
                        front, images=data.input_shape is not None,
-                       ensemble=ensemble.describe() if ensemble else None, selection=cost_line(study, spec, data),
+                       ensemble=ensemble.describe() if ensemble else None,
+                       ensemble_trials=ensemble.trials if ensemble else [], selection=cost_line(study, spec, data),
                        run_id=run_id, model_uri=model_uri)
 
 

@@ -11,12 +11,16 @@ members and weights (`ensemble.json`, tag `harness.ensemble`).
 When the study's metric is log loss, the averaged probabilities also get a temperature fitted on the same
 rows (nn/calibration.py): it changes no predicted class, only how sure the model says it is. Then the best
 trial alone, recalibrated, can be the champion too: an "ensemble" of one member and a temperature.
+
+Beside the trials, selection is offered a linear model fitted on the same rows (study/linear_member.py,
+`register.linear_member`): its weight, like a trial's, is earned on the selection rows.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -30,6 +34,8 @@ from harness.data.folds import pooled_labels
 from harness.data.prepare import Prepared
 from harness.nn.calibration import calibrated, fit_temperature
 from harness.nn.metrics import classification_metrics, regression_metrics
+from harness.record.baselines import HGB_MAX_ITER
+from harness.record.budget import bounds
 from harness.record.tracking import Tracker
 from harness.search.ensemble_selection import greedy_selection
 from harness.search.samplers import multi_objective
@@ -38,6 +44,7 @@ from harness.serve.packaging import log_model
 from harness.serve.predict import load_model
 from harness.spec.names import bare, minimized
 from harness.spec.schema import StudySpec
+from harness.study.linear_member import LinearMember, fit_linear_member
 
 SELECTION = "selection_predictions.npy"
 CANDIDATES = 10  # the study's best trials offered to selection: more adds weak members and selection noise
@@ -47,23 +54,33 @@ CANDIDATES = 10  # the study's best trials offered to selection: more adds weak 
 class EnsembleChampion:
     run_id: str
     model_uri: str
-    trials: list[int]
+    members: list[str]  # trial numbers ("3"), and the linear member's name when selection took it
     weights: list[float]
     val: dict[str, float]  # val/* of the ensemble's averaged predictions
     metric: str  # the bare metric selection optimized
     single: float  # the best single trial's score on it
     temperature: float = 1.0  # applied to the averaged class probabilities
 
+    @property
+    def trials(self) -> list[int]:
+        return [int(m) for m in self.members if m.isdigit()]
+
     def describe(self) -> str:
-        members = ", ".join(f"{t} ({w:.2f})" for t, w in zip(self.trials, self.weights))
-        members = f"trials {members}" if len(self.trials) > 1 else f"trial {self.trials[0]} alone"
+        shown = [f"{m} ({w:.2f})" for m, w in zip(self.members, self.weights)]
+        trials = [s for s, m in zip(shown, self.members) if m.isdigit()]
+        linear = [s for s, m in zip(shown, self.members) if not m.isdigit()]
+        if len(self.members) == 1:
+            members = f"trial {self.members[0]} alone" if trials else f"{self.members[0]} alone"
+        else:
+            members = ("trials " if len(trials) > 1 else "trial ") + ", ".join(trials) + \
+                "".join(f" and {s}" for s in linear)
         calibration = f" at temperature {self.temperature:.3g}" if self.temperature != 1.0 else ""
         return (f"{members}{calibration}: val/{self.metric} {self.val[f'val/{self.metric}']:.4g} against "
                 f"{self.single:.4g} for the best trial alone")
 
     @property
     def tags(self) -> dict[str, str]:
-        members = ",".join(f"{t}:{w:.4f}" for t, w in zip(self.trials, self.weights))
+        members = ",".join(f"{m}:{w:.4f}" for m, w in zip(self.members, self.weights))
         return {"harness.ensemble": members + (f";T={self.temperature:.4f}" if self.temperature != 1.0 else "")}
 
 
@@ -117,8 +134,8 @@ def all_scores(task: str, truth: np.ndarray, values: np.ndarray) -> dict[str, fl
 
 def choose_ensemble(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tracker, experiment_id: str,
                     parent_id: str, echo: Callable[[str], None]) -> EnsembleChampion | None:
-    """Greedy selection over the best trials; the ensemble, logged and packaged, if it beats the best trial
-    alone on validation, else None (and a line saying why)."""
+    """Greedy selection over the best trials (and the linear member); the ensemble, logged and packaged, if
+    it beats the best trial alone on validation, else None (and a line saying why)."""
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and "model_uri" in t.user_attrs]
     done.sort(key=lambda t: t.value, reverse=study.direction == optuna.study.StudyDirection.MAXIMIZE)
     candidates, predictions = [], []
@@ -128,36 +145,49 @@ def choose_ensemble(study: optuna.Study, spec: StudySpec, data: Prepared, tracke
         if values is not None and len(values) == len(truth) and np.isfinite(values).all():
             candidates.append(trial)
             predictions.append(values)
-    if len(candidates) < 2:
-        return None
     metric, score, minimize = selection_scorer(spec, data.task, truth)
+    linear = offered_linear(spec, data, truth, echo) if candidates else None
+    labels = [str(t.number) for t in candidates] + ([linear.name] if linear else [])
+    if linear is not None:
+        predictions.append(linear.values)
+    if len(predictions) < 2:
+        return None
+    singles = [score(p) for p in predictions[:len(candidates)]]
+    single = (min if minimize else max)(singles)  # the best trial alone, whatever selection's first pick
     selection = greedy_selection(predictions, score, minimize)
-    chosen = [(t, w) for t, w in zip(candidates, selection.weights) if w > 0]
+    chosen = [i for i, w in enumerate(selection.weights) if w > 0]
     averaged = sum(w * p for w, p in zip(selection.weights, predictions))
     temperature = fit_temperature(averaged, truth) if metric == "log_loss" else 1.0
-    if len(chosen) < 2 and temperature == 1.0:
-        echo(f"ensemble: no mix of the best {len(candidates)} trials beats the best one alone on val/{metric}")
+    if len(chosen) == 1 and chosen[0] < len(candidates) and temperature == 1.0:
+        offered = f"the best {len(candidates)} trials" + (f" and {linear.name}" if linear else "")
+        echo(f"ensemble: no mix of {offered} beats the best trial alone on val/{metric}")
         return None
     val = all_scores(data.task, truth, calibrated(averaged, temperature))
-    members = [load_model(t.user_attrs["model_uri"], tracker.uri).unwrap_python_model().predictor for t, _ in chosen]
-    trials, weights = [t.number for t, _ in chosen], [float(w) for _, w in chosen]
-    record = {"trials": trials, "weights": weights, "run_ids": [t.user_attrs["mlflow_run_id"] for t, _ in chosen],
-              "metric": f"val/{metric}", "ensemble": val[f"val/{metric}"], "best_single": selection.single,
-              "candidates": [t.number for t in candidates], "rounds": selection.rounds, "temperature": temperature,
-              "uncalibrated": score(averaged)}
-    champion = EnsembleChampion("", "", trials, weights, val, metric, selection.single, temperature)
+    members = [load_model(candidates[i].user_attrs["model_uri"], tracker.uri).unwrap_python_model().predictor
+               if i < len(candidates) else linear.predictor for i in chosen]
+    names, weights = [labels[i] for i in chosen], [float(selection.weights[i]) for i in chosen]
+    trials = [candidates[i] for i in chosen if i < len(candidates)]
+    linear_weight = next((w for i, w in zip(chosen, weights) if i >= len(candidates)), 0.0)
+    record = {"members": names, "weights": weights, "trials": [t.number for t in trials],
+              "run_ids": [t.user_attrs["mlflow_run_id"] for t in trials], "metric": f"val/{metric}",
+              "ensemble": val[f"val/{metric}"], "best_single": single, "candidates": labels,
+              "rounds": selection.rounds, "temperature": temperature, "uncalibrated": score(averaged),
+              "linear": None if linear is None else {"model": linear.name, linear.penalty_name: linear.penalty,
+                                                     "weight": linear_weight, f"val/{metric}": score(linear.values)}}
+    champion = EnsembleChampion("", "", names, weights, val, metric, single, temperature)
     earlier = earlier_ensemble(tracker, experiment_id, parent_id, champion.tags["harness.ensemble"])
     if earlier is not None:  # a crown cut short made it already: the registry must get that run, not another
         champion.run_id, champion.model_uri = earlier
         return champion
-    ensemble = EnsemblePredictor.of(members, weights, {"trials": trials, "weights": weights}, temperature)
+    ensemble = EnsemblePredictor.of(members, weights, {"members": names, "weights": weights}, temperature)
     tags = {**tracker.base_tags, "harness.role": "ensemble", "mlflow.parentRunId": parent_id, **champion.tags}
     run_id = tracker.client.create_run(experiment_id, run_name="ensemble", tags=tags).info.run_id
-    tracker.client.log_batch(run_id, params=[Param("trials", ",".join(map(str, trials))),
-                                             Param("weights", ",".join(f"{w:.4f}" for w in weights)),
-                                             Param("selection_rounds", str(selection.rounds)),
-                                             Param("temperature", f"{temperature:.4g}")])
-    tracker.log_metrics(run_id, {**val, f"best_single/val/{metric}": selection.single})
+    params = {"members": ",".join(names), "trials": ",".join(str(t.number) for t in trials),
+              "weights": ",".join(f"{w:.4f}" for w in weights), "selection_rounds": str(selection.rounds),
+              "temperature": f"{temperature:.4g}",
+              **({"linear_member": linear.describe()} if linear_weight > 0 else {})}
+    tracker.client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()])
+    tracker.log_metrics(run_id, {**val, f"best_single/val/{metric}": single})
     model_uri = log_model(tracker.client, run_id, ensemble, data.raw["train"])
     tracker.client.log_text(run_id, json.dumps(record, indent=2), "ensemble.json")
     tracker.client.log_text(parent_id, json.dumps(record, indent=2), "ensemble.json")
@@ -165,6 +195,27 @@ def choose_ensemble(study: optuna.Study, spec: StudySpec, data: Prepared, tracke
     tracker.set_tags(parent_id, champion.tags)
     tracker.finish(run_id, "FINISHED")
     return champion
+
+
+def offered_linear(spec: StudySpec, data: Prepared, truth: np.ndarray,
+                   echo: Callable[[str], None]) -> LinearMember | None:
+    """The linear member selection may take (`register.linear_member`), with a line on what it scored; None
+    for images, and for tables whose baselines had to be bounded (its penalty search costs as much)."""
+    if not spec.registry.linear_member or data.input_shape is not None:
+        return None
+    n_train = len(data.labels["train"])
+    limit = bounds(spec, n_train, data.n_features, data.n_classes, HGB_MAX_ITER)
+    if limit.rows is not None:
+        echo(f"  note: no linear member offered to the ensemble: {n_train:,} training rows are more than the "
+             "baselines' budget allows")
+        return None
+    start = time.perf_counter()
+    linear = fit_linear_member(spec, data, truth)
+    if linear is not None:
+        name, score, _ = selection_scorer(spec, data.task, truth)
+        echo(f"  linear member {linear.describe()}: val/{name} {score(linear.values):.4g}  "
+             f"[{time.perf_counter() - start:.1f}s]")
+    return linear
 
 
 def earlier_ensemble(tracker: Tracker, experiment_id: str, parent_id: str, members: str) -> tuple[str, str] | None:

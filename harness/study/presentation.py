@@ -96,8 +96,9 @@ def mark(spec: StudySpec, tracker, result, best_run_id: str) -> None:
     took = holder is not None and holder.run_id == best_run_id
     mark_name = "champion" if took else "best"
     version = f"{result.model_name} version {result.decision.version}"
-    registered = (f"a member of the ensemble registered as {version}" if result.ensemble else
-                  f"registered as {version}; the alias stayed")
+    registered = (f"a member of the ensemble registered as {version}" if result.best_trial in result.ensemble_trials
+                  else f"outdone on validation by the ensemble registered as {version}" if result.ensemble
+                  else f"registered as {version}; the alias stayed")
     marks[best_run_id] = (result.best_trial, mark_name,
                           (f"**Champion**: {version}, alias @{result.alias}. " if took else
                            f"**Best trial** of the study, {registered}. ")
