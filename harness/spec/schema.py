@@ -268,6 +268,9 @@ class StudySettings(Strict):
     folds: int = Field(1, ge=1)
     """Tables: score each trial by k-fold cross-validation of train+val together (test untouched), its model
     the average of its k fold models; 1 scores on the validation split. Quick mode uses 5 on small tables."""
+    fold_workers: int | None = Field(None, ge=1)
+    """How many of a trial's folds fit at once, each in a process of its own with `train.threads` threads;
+    default: the cores left to each of the study's worker processes. The results are the same either way."""
 
 
 class Register(Strict):

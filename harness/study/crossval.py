@@ -9,8 +9,9 @@ hopeless trial is pruned after its first folds instead of its last.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
 
 import numpy as np
 import optuna
@@ -25,6 +26,7 @@ from harness.nn.models import build_model, count_parameters
 from harness.search import objectives
 from harness.serve.ensemble import EnsemblePredictor, prediction_values
 from harness.serve.predictor import Predictor
+from harness.signals import checkpoint
 from harness.spec.schema import StudySpec
 
 
@@ -58,43 +60,84 @@ def pooled_metrics(data: Prepared, predicted: np.ndarray, rows: np.ndarray) -> d
     return classification_metrics(np.array([index[v] for v in truth]), predicted[rows])
 
 
+@dataclass
+class FoldFit:
+    """One fold's fit, as the study's process needs it back (from a fold process too: it pickles)."""
+
+    model: torch.nn.Module  # the restored best weights
+    history: list[dict]  # the scores of every epoch, as `fit` passes them to on_epoch
+    best_epoch: int
+    epochs_run: int
+    val_loss: float  # the loss summed over the fold's validation rows
+    process: int = field(default_factory=os.getpid)  # the process that fitted it
+
+
+def fit_fold(spec: StudySpec, fold: Fold, params: dict, seed: int, metric: str) -> FoldFit:
+    """Fit `params` on one fold with the trial's seed: the same call wherever it runs, so the same network."""
+    data = fold.data
+    torch.manual_seed(seed)
+    model = build_model(params, data.n_features, output_width(data.task, data.n_classes, params["loss"]),
+                        data.input_shape, data.n_numeric, data.output_range).to(data.device)
+    result = fit(model, data, params, epochs=spec.train.epochs, patience=spec.train.early_stopping.patience,
+                 metric=metric, minimize=spec.study.direction == "minimize", seed=seed)
+    loss_fn = make_loss(params["loss"], data.task, params.get("label_smoothing", 0.0))
+    val_loss = evaluate(model, data, "val", loss_fn)["loss"] * len(fold.rows)
+    return FoldFit(model, result.history, result.best_epoch, result.epochs_run, val_loss)
+
+
+class FitFolds(Protocol):
+    """What fits a trial's folds: one at a time here, or several at once (study/fold_pool.py)."""
+
+    size: int
+
+    def __call__(self, spec: StudySpec, data: Prepared, folds: list[Fold], wave: list[int], params: dict,
+                 seed: int, metric: str) -> list[FoldFit]: ...
+
+
+class OneAtATime:
+    size = 1
+
+    def __call__(self, spec, data, folds, wave, params, seed, metric) -> list[FoldFit]:
+        return [fit_fold(spec, folds[i], params, seed, metric) for i in wave]
+
+
 def cross_validate(spec: StudySpec, data: Prepared, folds: list[Fold], params: dict, seed: int, metric: str,
-                   on_epoch: Callable[[int, dict], None], trial: optuna.Trial | None) -> CrossValidated:
+                   on_epoch: Callable[[int, dict], None], trial: optuna.Trial | None,
+                   fit_folds: FitFolds = OneAtATime()) -> CrossValidated:
     """Fit `params` on every fold (same seed), pool the out-of-fold predictions, average the fold models.
 
-    `on_epoch(epoch, scores)` gets each fold's per-epoch scores under `fold<i>/` names; with `trial`, the
-    running pooled score is reported after each fold and the trial pruned when Optuna says so."""
-    n_out = output_width(data.task, data.n_classes, params["loss"])
-    loss_fn = make_loss(params["loss"], data.task, params.get("label_smoothing", 0.0))
+    `fit_folds` fits them `fit_folds.size` at a time; the folds are then taken in order, each as if it had
+    just been fitted alone: `on_epoch(epoch, scores)` gets its per-epoch scores under `fold<i>/` names,
+    and with `trial`, the running pooled score is reported and the trial pruned when Optuna says so."""
     width = 1 if data.task == "regression" else len(data.classes)
     out_of_fold = np.zeros((len(pooled_labels(data)), width))
     members, losses, best_epochs, epochs_run, done, measured = [], [], [], [], [], {}
-    for i, fold in enumerate(folds):
-        torch.manual_seed(seed)
-        model = build_model(params, fold.data.n_features, n_out, fold.data.input_shape, fold.data.n_numeric,
-                            fold.data.output_range).to(fold.data.device)
-        result = fit(model, fold.data, params, epochs=spec.train.epochs, patience=spec.train.early_stopping.patience,
-                     metric=metric, minimize=spec.study.direction == "minimize", seed=seed,
-                     on_epoch=lambda epoch, scores, i=i: on_epoch(epoch, {f"fold{i}/{k}": v
-                                                                          for k, v in scores.items()}))
-        losses.append(evaluate(model, fold.data, "val", loss_fn)["loss"] * len(fold.rows))
-        best_epochs.append(result.best_epoch)
-        epochs_run.append(result.epochs_run)
-        if i == 0:  # the network's own objectives (size, latency): every fold's network has the same shape
-            measured = {"n_parameters": count_parameters(model), **objectives.measure(spec, model, fold.data.X["val"])}
-        member = Predictor.from_training(fold.data, model, params)
-        values = prediction_values(member.predict(fold.data.raw["val"]), data.task, data.classes)
-        out_of_fold[fold.rows] = values.reshape(len(fold.rows), width)
-        members.append(member)
-        done.append(fold.rows)
-        if trial is not None:
-            rows = np.concatenate(done)
-            running = pooled_metrics(data, _squeeze(out_of_fold, data.task), rows)
-            running["loss"] = sum(losses) / len(rows)
-            trial.report(running[metric], i)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned after fold {i}: val/{metric} {running[metric]:.4g} "
-                                         f"on {len(rows)} rows")
+    waves = [list(range(i, min(i + fit_folds.size, len(folds)))) for i in range(0, len(folds), fit_folds.size)]
+    for wave in waves:
+        for i, fitted in zip(wave, fit_folds(spec, data, folds, wave, params, seed, metric)):
+            fold, model = folds[i], fitted.model
+            for epoch, scores in enumerate(fitted.history):
+                on_epoch(epoch, {f"fold{i}/{k}": v for k, v in scores.items()})
+            losses.append(fitted.val_loss)
+            best_epochs.append(fitted.best_epoch)
+            epochs_run.append(fitted.epochs_run)
+            if i == 0:  # the network's own objectives (size, latency): every fold's network has the same shape
+                measured = {"n_parameters": count_parameters(model),
+                            **objectives.measure(spec, model, fold.data.X["val"])}
+            member = Predictor.from_training(fold.data, model, params)
+            values = prediction_values(member.predict(fold.data.raw["val"]), data.task, data.classes)
+            out_of_fold[fold.rows] = values.reshape(len(fold.rows), width)
+            members.append(member)
+            done.append(fold.rows)
+            if trial is not None:
+                rows = np.concatenate(done)
+                running = pooled_metrics(data, _squeeze(out_of_fold, data.task), rows)
+                running["loss"] = sum(losses) / len(rows)
+                trial.report(running[metric], i)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned after fold {i}: val/{metric} {running[metric]:.4g} "
+                                             f"on {len(rows)} rows")
+        checkpoint()  # Ctrl-C or SIGTERM ends the trial here, between folds
     out_of_fold = _squeeze(out_of_fold, data.task)
     metrics = pooled_metrics(data, out_of_fold, np.arange(len(out_of_fold)))
     metrics["loss"] = sum(losses) / len(out_of_fold)

@@ -23,8 +23,9 @@ from harness.serve.packaging import log_model
 from harness.serve.predictor import Predictor
 from harness.signals import checkpoint
 from harness.spec.schema import StudySpec
-from harness.study.crossval import FoldSets, cross_validate
+from harness.study.crossval import FoldSets, OneAtATime, cross_validate
 from harness.study.ensemble import save_selection, wants_ensemble
+from harness.study.fold_pool import FoldPool, fold_workers
 
 # What may end one trial and let the study go on: training that diverged, and a model too large for the
 # device. Anything else is a bug in the harness and stops the study with its traceback.
@@ -37,7 +38,7 @@ class Objective:
     with no pruning)."""
 
     def __init__(self, spec: StudySpec, data: Prepared, tracker: Tracker, experiment_id: str, parent_id: str,
-                 metric: str, inputs: list = ()):
+                 metric: str, inputs: list = (), study_workers: int = 1):
         self.spec, self.data, self.tracker, self.metric = spec, data, tracker, metric
         self.experiment_id, self.parent_id, self.inputs = experiment_id, parent_id, list(inputs)
         # Optuna cannot prune a multi-objective study; without a pruner a report is a journal write for nothing.
@@ -45,6 +46,13 @@ class Objective:
         # Logged every epoch (the rest once, for the kept weights): each metric row costs the store ~0.3 ms.
         self.every_epoch = ("train/loss", "train/lr", "val/loss", spec.study.metric)
         self.folds = FoldSets(spec.study.folds, spec.data.split.seed) if spec.study.folds > 1 else None
+        size = fold_workers(spec, str(data.device), study_workers)
+        self.fit_folds = FoldPool(spec, data, self.folds, size) if size > 1 else OneAtATime()
+
+    def close(self) -> None:
+        """Stop the fold processes, if any were started."""
+        if isinstance(self.fit_folds, FoldPool):
+            self.fit_folds.close()
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         spec = self.spec
@@ -75,7 +83,7 @@ class Objective:
                 shown = self.fold_curves(params.get("schedule", "none"))
                 scored = cross_validate(spec, data, self.folds(data), params, seed, self.metric,
                                         lambda epoch, scores: epochs.add(shown(scores), step=epoch),
-                                        trial if self.prune else None)
+                                        trial if self.prune else None, self.fit_folds)
                 epochs.flush()
                 return self.conclude(trial, run_id, {**scored.metrics, **scored.summary}, scored.predictor,
                                      scored.out_of_fold)

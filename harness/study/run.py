@@ -128,7 +128,11 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
         _announce(echo, spec, directions, done_before, n_trials, n_workers, total, grid_note)
     if n_workers is not None and study.user_attrs.get(phases.BUDGET_ATTR) != total:
         study.set_user_attr(phases.BUDGET_ATTR, total)
-    objective = Objective(spec, data, tracker, session.experiment_id, parent_id, metric, inputs)
+    study_workers = worker_slot[1] if worker_slot is not None else n_workers or 1
+    objective = Objective(spec, data, tracker, session.experiment_id, parent_id, metric, inputs, study_workers)
+    if objective.fit_folds.size > 1 and worker_slot is None:
+        echo(f"  note: a trial's folds fit {objective.fit_folds.size} at a time, a process each "
+             "(study.fold_workers)")
     names = objectives.objective_names(spec)
     progress = progress or printer(echo, spec.study.metric, names)
     if worker_slot is None:
@@ -147,6 +151,8 @@ def run_study(spec: StudySpec | str | Path, *, trials: int | None = None, timeou
         if worker_slot is None:
             phases.stopped(study, tracker, parent_id, err)
         raise
+    finally:
+        objective.close()
     if worker_slot is not None:
         return None
     return phases.crown_once(study, spec, data, tracker, session.experiment_id, parent_id, session.storage,

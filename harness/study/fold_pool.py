@@ -1,0 +1,66 @@
+"""Cross-validation's folds fitted side by side: a process per core, one torch thread each.
+
+A trial's k fold fits are independent given its params and seed, so they can run at once without changing
+a number: each is the same `fit_fold` call, with the same seed, as in the study's own process. The
+processes are forked from the study's once it has its data, so they inherit the prepared table rather
+than receive it; they fit and send back the fold's restored network and curves, and never touch MLflow
+or Optuna: the study's process logs, reports and prunes fold by fold, in order, as it would have.
+Measured on diabetes in quick mode (353 rows, 5 folds, 2 cores): see the README's quick-mode figures.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+
+import torch
+
+from harness.data.folds import Fold
+from harness.data.prepare import Prepared
+from harness.spec.schema import StudySpec
+from harness.study.crossval import FoldFit, FoldSets, fit_fold
+from harness.study.workers import cores
+
+_inherited: dict = {}  # what the fold processes find at fork: the study's spec, data and fold sets
+
+
+def fold_workers(spec: StudySpec, device: str, study_workers: int) -> int:
+    """How many folds fit at once in this process: `study.fold_workers`, else the cores left to it by the
+    study's other worker processes, one per thread it trains on; folds on a GPU one at a time."""
+    if spec.study.folds < 2 or device.startswith("cuda"):
+        return 1
+    wanted = spec.study.fold_workers or cores() // (study_workers * (spec.train.threads or 1))
+    return max(1, min(spec.study.folds, wanted))
+
+
+def _start(threads: int) -> None:
+    # Ctrl-C reaches every process of the terminal's group: the study's process stops the pool itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the study's handler: it would note, not stop
+    torch.set_num_threads(threads)
+
+
+def _fit(numeric: str, index: int, params: dict, seed: int, metric: str) -> FoldFit:
+    spec, data, fold_sets = _inherited["spec"], _inherited["data"], _inherited["folds"]
+    return fit_fold(spec, fold_sets(data.variant(numeric))[index], params, seed, metric)
+
+
+class FoldPool:
+    """`size` fold processes, started at the first wave; `close()` stops them."""
+
+    def __init__(self, spec: StudySpec, data: Prepared, fold_sets: FoldSets, size: int):
+        self.size, self._pool = size, None
+        self._shared = {"spec": spec, "data": data, "folds": fold_sets}
+
+    def __call__(self, spec: StudySpec, data: Prepared, folds: list[Fold], wave: list[int], params: dict,
+                 seed: int, metric: str) -> list[FoldFit]:
+        if self._pool is None:
+            _inherited.update(self._shared)
+            self._pool = multiprocessing.get_context("fork").Pool(self.size, _start, (spec.train.threads or 1,))
+        return self._pool.starmap(_fit, [(data.numeric, i, params, seed, metric) for i in wave])
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
