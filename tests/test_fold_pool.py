@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -31,11 +32,11 @@ def test_folds_fitted_in_fold_processes_give_the_numbers_of_folds_fitted_one_at_
     data = prepare(HOUSES, "price", "regression", 0.15, 0.15, 0, "cpu")
     fold_sets = FoldSets(3, 0)
     variant = data.variant("robust")
-    pool = FoldPool(spec, data, fold_sets, 2)
+    pool = FoldPool(data, fold_sets, 2)
     try:
         together = cross_validate(spec, variant, fold_sets(variant), PARAMS, 7, "rmse", lambda *_: None, None, pool)
-        processes = {p.pid for p in pool._pool._pool}
         fitted_by = {f.process for f in pool(spec, variant, fold_sets(variant), [0, 1], PARAMS, 7, "rmse")}
+        processes = set(pool.processes)
     finally:
         pool.close()
     alone = cross_validate(spec, variant, fold_sets(variant), PARAMS, 7, "rmse", lambda *_: None, None, OneAtATime())
@@ -45,6 +46,36 @@ def test_folds_fitted_in_fold_processes_give_the_numbers_of_folds_fitted_one_at_
     np.testing.assert_array_equal(together.predictor.predict(rows), alone.predictor.predict(rows))
     assert fitted_by == processes and len(processes) == 2 and os.getpid() not in processes
     assert not any(_alive(p) for p in processes), "close() stops them"
+
+
+def test_a_fold_process_killed_mid_fit_fails_that_trial_and_the_next_wave_gets_new_ones() -> None:
+    spec = build_spec({"name": "pool", "data": {"source": HOUSES, "target": "price", "numeric": "robust"},
+                       "train": {"epochs": 3000, "early_stopping": {"patience": 3000}}, "study": {"folds": 3}},
+                      "pool.yaml")
+    data = prepare(HOUSES, "price", "regression", 0.15, 0.15, 0, "cpu")
+    fold_sets = FoldSets(3, 0)
+    variant = data.variant("robust")
+    pool = FoldPool(data, fold_sets, 2)
+
+    def kill_one() -> None:
+        deadline = time.monotonic() + 60
+        while len(pool.processes) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)  # in the middle of the fits
+        os.kill(pool.processes[0], signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_one)
+    killer.start()
+    try:
+        with pytest.raises(MemoryError, match="a fold process died while fitting folds"):
+            pool(spec, variant, fold_sets(variant), [0, 1], PARAMS, 7, "rmse")
+        killer.join()
+        assert pool.processes == []
+        short = spec.model_copy(update={"train": spec.train.model_copy(update={"epochs": 2})})
+        fitted = pool(short, variant, fold_sets(variant), [0, 1], PARAMS, 7, "rmse")
+        assert [f.epochs_run for f in fitted] == [2, 2] and len(set(pool.processes)) == 2
+    finally:
+        pool.close()
 
 
 def test_the_fold_processes_share_the_cores_with_the_studys_workers_and_threads() -> None:

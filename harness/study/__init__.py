@@ -9,6 +9,8 @@
     reaper.py     trials of dead workers: failed, retried, their runs ended FAILED
     owners.py     which process runs a trial, and whether it still runs
     objective.py  objective(trial): sample, build, train, report, log the run
+    crossval.py   a trial scored by k folds          fold_pool.py  those folds fitted side by side
+    ensemble.py   the ensemble champion              linear_member.py  the linear model it is offered
     crown.py      the best trial scored on test, registered, the alias moved only if better
     recrown.py    `harness crown STUDY`          audit.py  `harness check STUDY` (the Optuna side)
     checks.py     what is checked once the data is loaded, before anything is written

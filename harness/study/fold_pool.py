@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import torch
 
@@ -21,7 +23,7 @@ from harness.spec.schema import StudySpec
 from harness.study.crossval import FoldFit, FoldSets, fit_fold
 from harness.study.workers import cores
 
-_inherited: dict = {}  # what the fold processes find at fork: the study's spec, data and fold sets
+_inherited: dict = {}  # what the fold processes find at fork: the study's data and fold sets
 
 
 def fold_workers(spec: StudySpec, device: str, study_workers: int) -> int:
@@ -40,27 +42,39 @@ def _start(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _fit(numeric: str, index: int, params: dict, seed: int, metric: str) -> FoldFit:
-    spec, data, fold_sets = _inherited["spec"], _inherited["data"], _inherited["folds"]
+def _fit(spec: StudySpec, numeric: str, index: int, params: dict, seed: int, metric: str) -> FoldFit:
+    data, fold_sets = _inherited["data"], _inherited["folds"]
     return fit_fold(spec, fold_sets(data.variant(numeric))[index], params, seed, metric)
 
 
 class FoldPool:
-    """`size` fold processes, started at the first wave; `close()` stops them."""
+    """`size` fold processes, started at the first wave; `close()` stops them, in the middle of a fit too."""
 
-    def __init__(self, spec: StudySpec, data: Prepared, fold_sets: FoldSets, size: int):
+    def __init__(self, data: Prepared, fold_sets: FoldSets, size: int):
         self.size, self._pool = size, None
-        self._shared = {"spec": spec, "data": data, "folds": fold_sets}
+        self._shared = {"data": data, "folds": fold_sets}
 
     def __call__(self, spec: StudySpec, data: Prepared, folds: list[Fold], wave: list[int], params: dict,
                  seed: int, metric: str) -> list[FoldFit]:
         if self._pool is None:
             _inherited.update(self._shared)
-            self._pool = multiprocessing.get_context("fork").Pool(self.size, _start, (spec.train.threads or 1,))
-        return self._pool.starmap(_fit, [(data.numeric, i, params, seed, metric) for i in wave])
+            self._pool = ProcessPoolExecutor(self.size, multiprocessing.get_context("fork"), _start,
+                                             (spec.train.threads or 1,))
+        try:
+            return list(self._pool.map(_fit, *zip(*[(spec, data.numeric, i, params, seed, metric) for i in wave])))
+        except BrokenProcessPool as err:  # killed (the kernel's OOM killer, say): this trial fails, not the study
+            self.close()
+            raise MemoryError(f"a fold process died while fitting folds {wave} ({err}); the next trial starts "
+                              "new ones") from None
+
+    @property
+    def processes(self) -> list[int]:
+        return list(self._pool._processes) if self._pool is not None else []
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
+        if self._pool is None:
+            return
+        for process in self._pool._processes.values():  # running fits too: the executor would wait for them
+            process.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None

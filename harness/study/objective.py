@@ -47,7 +47,7 @@ class Objective:
         self.every_epoch = ("train/loss", "train/lr", "val/loss", spec.study.metric)
         self.folds = FoldSets(spec.study.folds, spec.data.split.seed) if spec.study.folds > 1 else None
         size = fold_workers(spec, str(data.device), study_workers)
-        self.fit_folds = FoldPool(spec, data, self.folds, size) if size > 1 else OneAtATime()
+        self.fit_folds = FoldPool(data, self.folds, size) if size > 1 else OneAtATime()
 
     def close(self) -> None:
         """Stop the fold processes, if any were started."""
