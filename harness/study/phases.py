@@ -23,7 +23,7 @@ from harness.data.prepare import Prepared
 from harness.errors import HarnessError
 from harness.record import baselines as reference
 from harness.record.tracking import Tracker
-from harness.search import budget
+from harness.search import budget, objectives, visualize
 from harness.search.warmstart import enqueue_from_file, enqueue_from_study
 from harness.spec.schema import StudySpec
 from harness.study.claims import claim, claimed
@@ -143,18 +143,22 @@ def crown_once(study: optuna.Study, spec: StudySpec, data: Prepared, tracker: Tr
         return None
     if won.attempt:
         echo(f"study {spec.name}: finishing the crown that an earlier worker began and did not finish")
+    drawing = visualize.draw_beside(study, objectives.objective_names(spec), spec.study.metric)
     try:
-        result = crown(study, spec, data, tracker, experiment_id, parent_id, echo)
-    except HarnessError as err:  # nothing to crown (no trial completed): done too, not to be tried again
-        study.set_user_attr(CROWNED_ATTR, {"trials": rnd, "version": None, "message": str(err)})
-        raise
-    if fitted is None and spec.baselines:
-        fitted = reference.ensure_baselines(spec, data, tracker, experiment_id, parent_id, echo)
-    result.baselines = fitted or []
-    result.vs_baselines = reference.comparison_line(result.test, spec.study.metric, data.task, result.baselines)
-    if result.vs_baselines:
-        tracker.set_tags(parent_id, {"harness.vs_baselines": result.vs_baselines})
-    after_crown(study, spec, data, tracker, result, echo)
+        try:
+            result = crown(study, spec, data, tracker, experiment_id, parent_id, echo)
+        except HarnessError as err:  # nothing to crown (no trial completed): done too, not to be tried again
+            study.set_user_attr(CROWNED_ATTR, {"trials": rnd, "version": None, "message": str(err)})
+            raise
+        if fitted is None and spec.baselines:
+            fitted = reference.ensure_baselines(spec, data, tracker, experiment_id, parent_id, echo)
+        result.baselines = fitted or []
+        result.vs_baselines = reference.comparison_line(result.test, spec.study.metric, data.task, result.baselines)
+        if result.vs_baselines:
+            tracker.set_tags(parent_id, {"harness.vs_baselines": result.vs_baselines})
+        after_crown(study, spec, data, tracker, result, echo, drawing)
+    finally:
+        drawing.close()
     tracker.finish(parent_id, "FINISHED")
     study.set_user_attr(CROWNED_ATTR, {"trials": rnd, "version": result.decision.version,
                                        "message": result.decision.message})

@@ -60,12 +60,14 @@ def label_parent(spec: StudySpec, data, tracker, experiment_id: str, parent_id: 
     tree.save_view(tracker, experiment_id, tree.view_state(spec.study.metric, data.task, list(space)))
 
 
-def after_crown(study: optuna.Study, spec: StudySpec, data, tracker, result, echo: Callable[[str], None]) -> None:
-    """Marks, description, plots and report; each step on its own, a failure only a note."""
+def after_crown(study: optuna.Study, spec: StudySpec, data, tracker, result, echo: Callable[[str], None],
+                drawing: visualize.Drawing | None = None) -> None:
+    """Marks, description, plots (the study's from `drawing` when they were drawn beside the crown) and
+    report; each step on its own, a failure only a note."""
     best = next(t for t in study.trials if t.number == result.best_trial)
     run_id = best.user_attrs["mlflow_run_id"]
     steps = [("marks", lambda: mark(spec, tracker, result, run_id)),
-             ("plots and report", lambda: plots_and_report(study, spec, data, tracker, result, best))]
+             ("plots and report", lambda: plots_and_report(study, spec, data, tracker, result, best, drawing))]
     for what, step in steps:
         try:
             step()
@@ -113,7 +115,8 @@ def mark(spec: StudySpec, tracker, result, best_run_id: str) -> None:
     tracker.set_tags(parent_id, {"mlflow.note.content": "\n\n".join(lines).strip()})
 
 
-def plots_and_report(study: optuna.Study, spec: StudySpec, data, tracker, result, best) -> None:
+def plots_and_report(study: optuna.Study, spec: StudySpec, data, tracker, result, best,
+                     drawing: visualize.Drawing | None = None) -> None:
     """The champion's test plots, Optuna's study plots on the parent, then the report that shows them."""
     parent_id, run_id = result.parent_run_id, best.user_attrs["mlflow_run_id"]
     names = objectives.objective_names(spec)
@@ -127,7 +130,8 @@ def plots_and_report(study: optuna.Study, spec: StudySpec, data, tracker, result
         notes: list[str] = []
 
         def draw(into: Path) -> list[Path]:
-            files, skipped = visualize.study_plots(study, names, spec.study.metric, into)
+            files, skipped = drawing.collect(into) if drawing else \
+                visualize.study_plots(study, names, spec.study.metric, into)
             notes.extend(skipped)
             return files
 
