@@ -93,12 +93,17 @@ class FitFolds(Protocol):
     def __call__(self, spec: StudySpec, data: Prepared, folds: list[Fold], wave: list[int], params: dict,
                  seed: int, metric: str) -> list[FoldFit]: ...
 
+    def close(self) -> None: ...
+
 
 class OneAtATime:
     size = 1
 
     def __call__(self, spec, data, folds, wave, params, seed, metric) -> list[FoldFit]:
         return [fit_fold(spec, folds[i], params, seed, metric) for i in wave]
+
+    def close(self) -> None:
+        pass  # nothing started
 
 
 def cross_validate(spec: StudySpec, data: Prepared, folds: list[Fold], params: dict, seed: int, metric: str,

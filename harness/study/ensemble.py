@@ -146,7 +146,11 @@ def choose_ensemble(study: optuna.Study, spec: StudySpec, data: Prepared, tracke
             candidates.append(trial)
             predictions.append(values)
     metric, score, minimize = selection_scorer(spec, data.task, truth)
+    start = time.perf_counter()
     linear = offered_linear(spec, data, truth, echo) if candidates else None
+    if linear is not None:
+        echo(f"  linear member {linear.describe()}: val/{metric} {score(linear.values):.4g}  "
+             f"[{time.perf_counter() - start:.1f}s]")
     labels = [str(t.number) for t in candidates] + ([linear.name] if linear else [])
     if linear is not None:
         predictions.append(linear.values)
@@ -199,8 +203,8 @@ def choose_ensemble(study: optuna.Study, spec: StudySpec, data: Prepared, tracke
 
 def offered_linear(spec: StudySpec, data: Prepared, truth: np.ndarray,
                    echo: Callable[[str], None]) -> LinearMember | None:
-    """The linear member selection may take (`register.linear_member`), with a line on what it scored; None
-    for images, and for tables whose baselines had to be bounded (its penalty search costs as much)."""
+    """The linear member selection may take (`register.linear_member`); None for images, and for tables
+    whose baselines had to be bounded (its penalty search costs as much), with a line saying so."""
     if not spec.registry.linear_member or data.input_shape is not None:
         return None
     n_train = len(data.labels["train"])
@@ -209,13 +213,7 @@ def offered_linear(spec: StudySpec, data: Prepared, truth: np.ndarray,
         echo(f"  note: no linear member offered to the ensemble: {n_train:,} training rows are more than the "
              "baselines' budget allows")
         return None
-    start = time.perf_counter()
-    linear = fit_linear_member(spec, data, truth)
-    if linear is not None:
-        name, score, _ = selection_scorer(spec, data.task, truth)
-        echo(f"  linear member {linear.describe()}: val/{name} {score(linear.values):.4g}  "
-             f"[{time.perf_counter() - start:.1f}s]")
-    return linear
+    return fit_linear_member(spec, data, truth)
 
 
 def earlier_ensemble(tracker: Tracker, experiment_id: str, parent_id: str, members: str) -> tuple[str, str] | None:

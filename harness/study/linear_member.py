@@ -42,6 +42,7 @@ class LinearMember:
     penalty: float
     predictor: Predictor | EnsemblePredictor  # one per fold, equal weights, as a cross-validated trial's
     values: np.ndarray  # its predictions of the selection rows, in the order of the trials' own
+
     def describe(self) -> str:
         return f"{self.name} ({self.penalty_name}={self.penalty:.3g})"
 

@@ -51,8 +51,7 @@ class Objective:
 
     def close(self) -> None:
         """Stop the fold processes, if any were started."""
-        if isinstance(self.fit_folds, FoldPool):
-            self.fit_folds.close()
+        self.fit_folds.close()
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         spec = self.spec
