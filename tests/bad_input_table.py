@@ -26,7 +26,7 @@ from typing import Callable
 
 import yaml
 from forked_cli import ForkedCli
-from helpers import HARNESS, ROOT
+from helpers import HARNESS, ROOT, forked_cli
 
 HOUSES = str(ROOT / "experiments" / "data" / "house_prices.csv")
 # A study that would run in seconds on good input: each case changes one thing.
@@ -135,16 +135,13 @@ def run_table(cases: list[Case], root: Path) -> dict[str, Outcome]:
     """Run every case (forked ones one at a time, fresh processes beside them); outcomes by case id."""
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), "case ids must be unique"
-    forked = ForkedCli()
-    try:
-        with ThreadPoolExecutor(WORKERS) as pool:
-            # Folders by number, not by the case's words: an error line quoting a path must not pass a check
-            # for words that only the folder's name holds.
-            outcomes = pool.map(lambda numbered: run_case(numbered[1], root / f"case{numbered[0]:03d}", forked),
-                                enumerate(cases))
-            return {o.case.id: o for o in outcomes}
-    finally:
-        forked.close()
+    forked = forked_cli()
+    with ThreadPoolExecutor(WORKERS) as pool:
+        # Folders by number, not by the case's words: an error line quoting a path must not pass a check
+        # for words that only the folder's name holds.
+        outcomes = pool.map(lambda numbered: run_case(numbered[1], root / f"case{numbered[0]:03d}", forked),
+                            enumerate(cases))
+        return {o.case.id: o for o in outcomes}
 
 
 def assert_refused(outcome: Outcome) -> None:

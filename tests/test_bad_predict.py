@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from bad_input_table import HOUSES, Case, assert_refused, run_table, snapshot, with_change
-from helpers import run_cli
+from helpers import forked_cli, run_cli
 
 import harness
 from harness.errors import HarnessError
@@ -45,8 +45,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (root / "study.yaml").write_text(json.dumps(study))
     uri = f"sqlite:///{root}/mlruns/mlflow.db"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-m", "harness", "study", "study.yaml"], cwd=root, env=env,
-                         capture_output=True, text=True, timeout=600)
+    out = forked_cli().run(["study", "study.yaml"], root, env)
     assert out.returncode == 0, out.stdout + out.stderr
     return {"root": root, "uri": uri}
 

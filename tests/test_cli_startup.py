@@ -17,7 +17,7 @@ def test_cli_module_imports_no_heavy_library() -> None:
 
 
 def test_help_lists_the_commands() -> None:
-    out = run_cli("--help").stdout
+    out = run_cli("--help", fresh=True).stdout
     for command in ("study", "predict", "ui"):
         assert command in out
 

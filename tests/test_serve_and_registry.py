@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import HARNESS
+from helpers import forked_cli
 
 # Its module fixture is built once: on one xdist worker, not once per worker (make test runs -n 2).
 pytestmark = pytest.mark.xdist_group("serve-and-registry")
@@ -42,17 +42,16 @@ def registered(tmp_path_factory):
     (root / "mlruns").mkdir()
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root}/mlruns/mlflow.db", "OMP_NUM_THREADS": "1"}
     for seed in (0, 1):
-        proc = subprocess.run([*HARNESS, "study", "experiments/house_prices.yaml", "--quiet", "--trials", "2",
-                               "--set", f"study.seed={seed}", "--set", f"name=house-prices-{seed}",
-                               "--set", "register.name=house-prices", "--set", "train.epochs=8"],
-                              cwd=root, env=env, capture_output=True, text=True, timeout=600)
+        proc = forked_cli().run(["study", "experiments/house_prices.yaml", "--quiet", "--trials", "2",
+                                 "--set", f"study.seed={seed}", "--set", f"name=house-prices-{seed}",
+                                 "--set", "register.name=house-prices", "--set", "train.epochs=8"], root, env)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return root, env
 
 
 def cli(registered, *args, check=True):
     root, env = registered
-    proc = subprocess.run([*HARNESS, *args], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    proc = forked_cli().run(list(args), root, env)  # the real command in a process of its own (helpers.run_cli)
     if check:
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
