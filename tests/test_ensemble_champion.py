@@ -121,6 +121,9 @@ def test_cross_validated_trials_score_out_of_fold_and_average_their_fold_models(
         run_id = trial.user_attrs["mlflow_run_id"]
         metrics = client.get_run(run_id).data.metrics
         assert {"epoch/fold0/val/rmse", "epoch/fold1/train/loss", "epoch/fold2/val/loss"} <= metrics.keys() and metrics["folds"] == 3
+        # Every epoch of every fold is on its curve (written by the curve writer while later folds fit).
+        steps = [[m.step for m in client.get_metric_history(run_id, f"epoch/fold{i}/val/loss")] for i in range(3)]
+        assert all(s == list(range(len(s))) for s in steps) and sum(map(len, steps)) == 3 * metrics["epochs_run"]
         # The trial's score is the metric of all out-of-fold predictions together.
         path = client.download_artifacts(run_id, "selection_predictions.npy", str(store.root))
         out_of_fold = np.load(path)

@@ -68,14 +68,39 @@ def test_a_fold_process_killed_mid_fit_fails_that_trial_and_the_next_wave_gets_n
     killer.start()
     try:
         with pytest.raises(MemoryError, match="a fold process died while fitting folds"):
-            pool(spec, variant, fold_sets(variant), [0, 1], PARAMS, 7, "rmse")
+            list(pool(spec, variant, fold_sets(variant), [0, 1], PARAMS, 7, "rmse"))
         killer.join()
         assert pool.processes == []
         short = spec.model_copy(update={"train": spec.train.model_copy(update={"epochs": 2})})
-        fitted = pool(short, variant, fold_sets(variant), [0, 1], PARAMS, 7, "rmse")
+        fitted = list(pool(short, variant, fold_sets(variant), [0, 1], PARAMS, 7, "rmse"))
         assert [f.epochs_run for f in fitted] == [2, 2] and len(set(pool.processes)) == 2
     finally:
         pool.close()
+
+
+def test_a_fold_starts_once_the_fold_two_before_it_is_taken_so_a_pruned_trial_starts_no_more() -> None:
+    spec = build_spec({"name": "pool", "data": {"source": HOUSES, "target": "price"}, "train": {"epochs": 2},
+                       "study": {"folds": 4}}, "pool.yaml")
+    data = prepare(HOUSES, "price", "regression", 0.15, 0.15, 0, "cpu")
+    fold_sets = FoldSets(4, 0)
+    variant = data.variant("standard")
+    pool = FoldPool(data, fold_sets, 2)
+    try:
+        fits = pool(spec, variant, fold_sets(variant), [0, 1, 2, 3], PARAMS, 7, "rmse")
+        first = next(fits)
+        assert pool.started == 2  # folds 0 and 1: fold 2 waits until fold 0 has been taken
+        second = next(fits)
+        assert pool.started == 3
+        fits.close()  # pruned after fold 1
+        assert pool.started == 3
+        again = list(pool(spec, variant, fold_sets(variant), [0, 1], PARAMS, 7, "rmse"))
+        assert pool.started == 5
+    finally:
+        pool.close()
+    alone = list(OneAtATime()(spec, variant, fold_sets(variant), [0, 1], PARAMS, 7, "rmse"))
+    for fitted, expected in zip([first, second], alone):
+        assert fitted.history == expected.history
+    assert [f.history for f in again] == [f.history for f in alone]
 
 
 def test_the_fold_processes_share_the_cores_with_the_studys_workers_and_threads() -> None:

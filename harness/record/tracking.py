@@ -10,6 +10,7 @@ import fcntl
 import sqlite3
 import subprocess
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from functools import cache
 from pathlib import Path
@@ -81,24 +82,50 @@ def git_commit() -> str:
 
 
 class EpochLog:
-    """Buffers one trial's per-epoch metrics and writes them with log_batch, a few calls per trial."""
+    """Buffers one trial's per-epoch metrics and writes them with log_batch, a few calls per trial.
 
-    def __init__(self, client: MlflowClient, run_id: str):
-        self.client, self.run_id = client, run_id
+    With a `writer` (one thread, shared by a study's trials), `send` hands a batch to that thread and
+    returns: a cross-validated trial's fold curves are written while its next folds fit in their own
+    processes. `flush` returns once everything is written, and raises a write's error there."""
+
+    def __init__(self, client: MlflowClient, run_id: str, writer: ThreadPoolExecutor | None = None):
+        self.client, self.run_id, self.writer = client, run_id, writer
         self.pending: list[Metric] = []
+        self.writing: list[Future] = []  # batches handed to the writer, oldest first
         self.last_flush = time.monotonic()
 
     def add(self, scores: dict[str, float], step: int) -> None:
         now = int(time.time() * 1000)
         self.pending += [Metric(k, float(v), now, step) for k, v in scores.items()]
         if time.monotonic() - self.last_flush > FLUSH_SECONDS:
-            self.flush()
+            self.send()
+
+    def send(self) -> None:
+        """The pending metrics out: written now, or by the writer thread."""
+        batch, self.pending = self.pending, []
+        self.last_flush = time.monotonic()
+        if batch and self.writer is None:
+            self._write(batch)
+        elif batch:
+            self.writing.append(self.writer.submit(self._write, batch))
+
+    def _write(self, metrics: list[Metric]) -> None:
+        for start in range(0, len(metrics), MAX_BATCH):
+            self.client.log_batch(self.run_id, metrics=metrics[start:start + MAX_BATCH])
 
     def flush(self) -> None:
-        for start in range(0, len(self.pending), MAX_BATCH):
-            self.client.log_batch(self.run_id, metrics=self.pending[start:start + MAX_BATCH])
-        self.pending = []
-        self.last_flush = time.monotonic()
+        self.send()
+        while self.writing:
+            oldest = self.writing[0]
+            try:
+                oldest.result()
+            finally:
+                if oldest.done():  # written or failed; one still writing (an interrupted wait) stays
+                    self.writing.pop(0)
+
+    @property
+    def unwritten(self) -> bool:
+        return bool(self.pending or self.writing)
 
 
 class Tracker:

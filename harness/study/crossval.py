@@ -10,6 +10,8 @@ hopeless trial is pruned after its first folds instead of its last.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -65,7 +67,7 @@ class FoldFit:
     """One fold's fit, as the study's process needs it back (from a fold process too: it pickles)."""
 
     model: torch.nn.Module  # the restored best weights
-    history: list[dict]  # the scores of every epoch, as `fit` passes them to on_epoch
+    history: list[dict]  # the scores of every epoch, as `fit` passes them to its on_epoch
     best_epoch: int
     epochs_run: int
     val_loss: float  # the loss summed over the fold's validation rows
@@ -90,8 +92,8 @@ class FitFolds(Protocol):
 
     size: int
 
-    def __call__(self, spec: StudySpec, data: Prepared, folds: list[Fold], wave: list[int], params: dict,
-                 seed: int, metric: str) -> list[FoldFit]: ...
+    def __call__(self, spec: StudySpec, data: Prepared, folds: list[Fold], wanted: list[int], params: dict,
+                 seed: int, metric: str) -> Iterator[FoldFit]: ...
 
     def close(self) -> None: ...
 
@@ -99,30 +101,28 @@ class FitFolds(Protocol):
 class OneAtATime:
     size = 1
 
-    def __call__(self, spec, data, folds, wave, params, seed, metric) -> list[FoldFit]:
-        return [fit_fold(spec, folds[i], params, seed, metric) for i in wave]
+    def __call__(self, spec, data, folds, wanted, params, seed, metric) -> Iterator[FoldFit]:
+        return (fit_fold(spec, folds[i], params, seed, metric) for i in wanted)
 
     def close(self) -> None:
         pass  # nothing started
 
 
 def cross_validate(spec: StudySpec, data: Prepared, folds: list[Fold], params: dict, seed: int, metric: str,
-                   on_epoch: Callable[[int, dict], None], trial: optuna.Trial | None,
+                   on_fold: Callable[[int, list[dict]], None], trial: optuna.Trial | None,
                    fit_folds: FitFolds = OneAtATime()) -> CrossValidated:
     """Fit `params` on every fold (same seed), pool the out-of-fold predictions, average the fold models.
 
-    `fit_folds` fits them `fit_folds.size` at a time; the folds are then taken in order, each as if it had
-    just been fitted alone: `on_epoch(epoch, scores)` gets its per-epoch scores under `fold<i>/` names,
+    `fit_folds` fits them `fit_folds.size` at a time; the folds are taken in order, each as if it had just
+    been fitted alone: `on_fold(i, history)` gets its per-epoch scores under `fold<i>/` names,
     and with `trial`, the running pooled score is reported and the trial pruned when Optuna says so."""
     width = 1 if data.task == "regression" else len(data.classes)
     out_of_fold = np.zeros((len(pooled_labels(data)), width))
     members, losses, best_epochs, epochs_run, done, measured = [], [], [], [], [], {}
-    waves = [list(range(i, min(i + fit_folds.size, len(folds)))) for i in range(0, len(folds), fit_folds.size)]
-    for wave in waves:
-        for i, fitted in zip(wave, fit_folds(spec, data, folds, wave, params, seed, metric)):
+    with closing(iter(fit_folds(spec, data, folds, list(range(len(folds))), params, seed, metric))) as fits:
+        for i, fitted in enumerate(fits):
             fold, model = folds[i], fitted.model
-            for epoch, scores in enumerate(fitted.history):
-                on_epoch(epoch, {f"fold{i}/{k}": v for k, v in scores.items()})
+            on_fold(i, [{f"fold{i}/{k}": v for k, v in scores.items()} for scores in fitted.history])
             losses.append(fitted.val_loss)
             best_epochs.append(fitted.best_epoch)
             epochs_run.append(fitted.epochs_run)
@@ -142,7 +142,7 @@ def cross_validate(spec: StudySpec, data: Prepared, folds: list[Fold], params: d
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned after fold {i}: val/{metric} {running[metric]:.4g} "
                                              f"on {len(rows)} rows")
-        checkpoint()  # Ctrl-C or SIGTERM ends the trial here, between folds
+            checkpoint()  # Ctrl-C or SIGTERM ends the trial here, between folds
     out_of_fold = _squeeze(out_of_fold, data.task)
     metrics = pooled_metrics(data, out_of_fold, np.arange(len(out_of_fold)))
     metrics["loss"] = sum(losses) / len(out_of_fold)

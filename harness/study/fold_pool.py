@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 import torch
@@ -53,20 +54,33 @@ class FoldPool:
 
     def __init__(self, data: Prepared, fold_sets: FoldSets, size: int):
         self.size, self._pool = size, None
+        self.started = 0  # folds handed to the processes, over every trial
         self._shared = {"data": data, "folds": fold_sets}
 
-    def __call__(self, spec: StudySpec, data: Prepared, folds: list[Fold], wave: list[int], params: dict,
-                 seed: int, metric: str) -> list[FoldFit]:
+    def __call__(self, spec: StudySpec, data: Prepared, folds: list[Fold], wanted: list[int], params: dict,
+                 seed: int, metric: str) -> Iterator[FoldFit]:
+        """The `wanted` folds' fits, in that order. Fold j starts once fold j - size has been taken, so the
+        processes keep fitting while the study's process logs and reports the earlier folds, and a trial
+        pruned at a fold has started no more folds than it would in waves of `size`. Closing the iterator
+        early (a pruned trial) starts no more; those still fitting finish unheard."""
         if self._pool is None:
             _inherited.update(self._shared)
             self._pool = ProcessPoolExecutor(self.size, multiprocessing.get_context("fork"), _start,
                                              (spec.train.threads or 1,))
+        fitting: dict[int, Future] = {}
         try:
-            return list(self._pool.map(_fit, *zip(*[(spec, data.numeric, i, params, seed, metric) for i in wave])))
+            for taken, head in enumerate(wanted):
+                for index in wanted[len(fitting) + taken:taken + self.size]:
+                    fitting[index] = self._pool.submit(_fit, spec, data.numeric, index, params, seed, metric)
+                    self.started += 1
+                yield fitting.pop(head).result()
         except BrokenProcessPool as err:  # killed (the kernel's OOM killer, say): this trial fails, not the study
             self.close()
-            raise MemoryError(f"a fold process died while fitting folds {wave} ({err}); the next trial starts "
+            raise MemoryError(f"a fold process died while fitting folds {wanted} ({err}); the next trial starts "
                               "new ones") from None
+        finally:
+            for future in fitting.values():
+                future.cancel()
 
     @property
     def processes(self) -> list[int]:

@@ -4,6 +4,7 @@ log the trial's run, return the validation metric.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import optuna
@@ -48,10 +49,15 @@ class Objective:
         self.folds = FoldSets(spec.study.folds, spec.data.split.seed) if spec.study.folds > 1 else None
         size = fold_workers(spec, str(data.device), study_workers)
         self.fit_folds = FoldPool(data, self.folds, size) if size > 1 else OneAtATime()
+        # While the folds fit in processes of their own, this thread writes the curves of those already
+        # taken (one fit in this process would only compete with it for the interpreter).
+        self.curve_writer = ThreadPoolExecutor(1, thread_name_prefix="harness-curves") if size > 1 else None
 
     def close(self) -> None:
-        """Stop the fold processes, if any were started."""
+        """Stop the fold processes and the curve writer, if any were started."""
         self.fit_folds.close()
+        if self.curve_writer is not None:
+            self.curve_writer.shutdown(wait=True)
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         spec = self.spec
@@ -63,7 +69,7 @@ class Objective:
                                           tags={"harness.seed": str(seed), "harness.data_digest": data.digest})
         trial.set_user_attr("mlflow_run_id", run_id)
         self.tracker.log_inputs(run_id, self.inputs)
-        epochs = EpochLog(self.tracker.client, run_id)
+        epochs = EpochLog(self.tracker.client, run_id, self.curve_writer)
         history: list[dict] = []  # the curves, kept for the trial's plot (a pruned trial's too)
 
         def on_epoch(epoch: int, scores: dict) -> None:
@@ -80,8 +86,13 @@ class Objective:
         try:
             if self.folds is not None:
                 shown = self.fold_curves(params.get("schedule", "none"))
-                scored = cross_validate(spec, data, self.folds(data), params, seed, self.metric,
-                                        lambda epoch, scores: epochs.add(shown(scores), step=epoch),
+
+                def on_fold(index: int, history: list[dict]) -> None:
+                    for epoch, scores in enumerate(history):
+                        epochs.add(shown(scores), step=epoch)
+                    epochs.send()
+
+                scored = cross_validate(spec, data, self.folds(data), params, seed, self.metric, on_fold,
                                         trial if self.prune else None, self.fit_folds)
                 epochs.flush()
                 return self.conclude(trial, run_id, {**scored.metrics, **scored.summary}, scored.predictor,
@@ -111,11 +122,11 @@ class Objective:
             self.tracker.finish(run_id, "KILLED", str(pruned), name=tree.trial_name(trial.number, "pruned"))
             raise
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM (harness.errors.Interrupted): not the trial's fault
-            epochs.pending and epochs.flush()
+            epochs.unwritten and epochs.flush()
             self.tracker.finish(run_id, "KILLED", "interrupted", name=tree.trial_name(trial.number, "interrupted"))
             raise
         except BaseException as err:
-            epochs.pending and epochs.flush()
+            epochs.unwritten and epochs.flush()
             reason = f"{type(err).__name__}: {err}"
             trial.set_user_attr("fail_reason", reason)
             self.tracker.finish(run_id, "FAILED", reason, name=tree.trial_name(trial.number, "failed"))
