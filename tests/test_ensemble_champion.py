@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from stores import Store, store  # noqa: F401  (the shared-store fixture)
 
 import harness
-from harness.data.folds import pooled_labels
+from harness.data.folds import make_folds, pooled_labels
 from harness.data.prepare import prepare
 from harness.errors import HarnessError
 from harness.nn.calibration import calibrated
@@ -131,6 +131,8 @@ def test_cross_validated_trials_score_out_of_fold_and_average_their_fold_models(
         # Its model averages its three fold models, each with its own preprocessing.
         model = harness.load_model(f"runs:/{run_id}/model").unwrap_python_model().predictor
         assert len(model.members) == 3 and model.weights == pytest.approx([1 / 3] * 3)
+        for member, fold in zip(model.members, make_folds(data, 3, 0)):  # what the packaged fold model says
+            np.testing.assert_array_equal(member.predict(fold.data.raw["val"])["prediction"], out_of_fold[fold.rows])
         medians = {float(m.preprocessor.named_transformers_["numeric"][-1].median_[0]) for m in model.members}
         assert len(medians) > 1, "each fold's scaler is fitted on its own training rows"
     # The test split is untouched by the folds and scored once, through the registry.

@@ -130,7 +130,8 @@ def cross_validate(spec: StudySpec, data: Prepared, folds: list[Fold], params: d
                 measured = {"n_parameters": count_parameters(model),
                             **objectives.measure(spec, model, fold.data.X["val"])}
             member = Predictor.from_training(fold.data, model, params)
-            values = prediction_values(member.predict(fold.data.raw["val"]), data.task, data.classes)
+            # From the fold's own prepared rows: the raw rows' predictions, without preprocessing them again.
+            values = prediction_values(member.predict_prepared(fold.data.X["val"]), data.task, data.classes)
             out_of_fold[fold.rows] = values.reshape(len(fold.rows), width)
             members.append(member)
             done.append(fold.rows)
