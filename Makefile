@@ -48,7 +48,7 @@ test: $(STAMP) browser postgres ## Run the whole test suite, browser and service
 	@echo "test: the whole suite, with real MLflow stores, Optuna storage, PostgreSQL, an MLflow server and a headless browser"
 	$(BIN)/pytest -q $(XDIST)
 
-test-fast: $(STAMP) ## The edit loop: every test not marked slow
+test-fast: $(STAMP) ## The edit loop: every test not marked slow (about 3 min here)
 	$(BIN)/pytest -q -m "not slow" $(XDIST)
 
 bench: $(BENCH_STAMP) ## Speed figures side by side (benchmarks/bench.py), written to benchmarks/results/
