@@ -6,7 +6,8 @@ processes are forked from the study's once it has its data, so they inherit the 
 than receive it; they fit and send back the fold's restored network and curves, and never touch MLflow
 or Optuna: the study's process logs, reports and prunes fold by fold, in order, as it would have.
 Quick mode on diabetes (5 folds of 353 rows, 2 cores), interleaved runs: 72.0 s against 90.7 s one fold at
-a time; three or five processes on the two cores were slower than two.
+a time; three or five processes on the two cores were slower than two. Streaming the folds (below) rather
+than fitting them in waves of two, with their curves written beside them: 0.89x again.
 """
 
 from __future__ import annotations
