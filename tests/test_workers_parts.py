@@ -207,3 +207,43 @@ def test_a_transient_store_failure_is_retried_and_a_real_error_is_not() -> None:
     with pytest.raises(ValueError):  # not the store's fault: no second try
         retrying(mistaken, delays=(0.01, 0.01))()
     assert len(calls) == 1
+
+
+def test_a_run_swept_before_its_reaper_got_there_ends_with_the_reapers_reason(tmp_path: Path) -> None:
+    """Worker A fails a dead worker's trial and queues it again; before A ends the trial's run, worker B's
+    sweep (a finished trial, its run still open) ends it with the little it knows. A's reason wins."""
+    from harness.record.tracking import Tracker
+    from harness.study.reaper import Reaper, StaleTrials
+
+    storage = journal(tmp_path / "s.journal")
+    study = optuna.create_study(study_name="s", storage=storage)
+    tracker = Tracker(f"sqlite:///{tmp_path}/mlflow.db", "s", "cpu")
+    experiment = tracker.experiment("s")
+    parent = tracker.client.create_run(experiment).info.run_id
+    trial = study.ask()
+    run_id = tracker.start_trial(experiment, parent, trial.number, {})
+    kept = tracker.start_trial(experiment, parent, 99, {})  # another trial's open run: not touched
+    storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)  # worker A, first of its two writes
+
+    def reaper():
+        return Reaper(study, storage, StaleTrials(), tracker, experiment, parent, lambda line: None)
+
+    reaper().sweep()  # worker B, in between
+    swept = tracker.client.get_run(run_id)
+    assert swept.info.status == "FAILED" and swept.data.tags["harness.reason"].startswith("its trial ended FAIL")
+    reaper().end_runs(trial.number, "its worker died; trial 0 failed and queued again with the same params")
+    ended = tracker.client.get_run(run_id)
+    assert ended.info.status == "FAILED" and "queued again" in ended.data.tags["harness.reason"]
+    assert tracker.client.get_run(kept).info.status == "RUNNING"
+
+    reaper().end_runs(trial.number, "interrupted", status="KILLED")  # only a sweep's ending is ended again
+    assert tracker.client.get_run(run_id).data.tags["harness.reason"] == ended.data.tags["harness.reason"]
+
+    # An interrupted trial's run, swept in between, ends KILLED as its own worker would have ended it.
+    stopped = study.ask()
+    stopped_run = tracker.start_trial(experiment, parent, stopped.number, {})
+    storage.set_trial_state_values(stopped._trial_id, state=TrialState.FAIL)
+    reaper().sweep()
+    reaper().end_runs(stopped.number, "interrupted", status="KILLED")
+    run = tracker.client.get_run(stopped_run)
+    assert run.info.status == "KILLED" and run.data.tags["harness.reason"] == "interrupted"

@@ -74,6 +74,9 @@ def dead_here(trial: FrozenTrial, host: str, now: datetime) -> str | None:
     return f"its worker (pid {pid} on {host}) died"
 
 
+SWEPT = "its trial ended"  # how a run the sweep ended begins its reason
+
+
 class Reaper:
     """Fails the trials of dead workers, queues their retries, and ends their MLflow runs FAILED."""
 
@@ -110,12 +113,15 @@ class Reaper:
 
     def end_runs(self, number: int, reason: str, status: str = "FAILED") -> None:
         """End every RUNNING run of trial `number` in this study (found by tags, so a run whose id never
-        reached the trial is found too)."""
+        reached the trial is found too). A run another worker's sweep ended a moment ago, between this
+        process ending the trial and getting here, is ended again with this status and reason: the sweep
+        knew less (not that the trial was queued again, or interrupted)."""
         for run in self.tracker.client.search_runs(
                 [self.experiment_id], max_results=100,
                 filter_string=f"tags.`mlflow.parentRunId` = '{self.parent_id}' and tags.`harness.trial` = '{number}' "
-                              "and attributes.status = 'RUNNING'"):
-            self.tracker.finish(run.info.run_id, status, reason)
+                              "and attributes.status != 'FINISHED'"):
+            if run.info.status == "RUNNING" or run.data.tags.get("harness.reason", "").startswith(SWEPT):
+                self.tracker.finish(run.info.run_id, status, reason)
 
     def sweep(self) -> None:
         """Runs still RUNNING whose trial is over (a worker died between the two writes): ended FAILED."""
@@ -126,5 +132,5 @@ class Reaper:
                               "and attributes.status = 'RUNNING'"):
             trial = over.get(int(run.data.tags.get("harness.trial", -1)))
             if trial is not None:
-                self.tracker.finish(run.info.run_id, "FAILED", f"its trial ended {trial.state.name} while the run "
-                                    "was still open (its worker died between the two)")
+                self.tracker.finish(run.info.run_id, "FAILED", f"{SWEPT} {trial.state.name} while the run was still "
+                                    "open (its worker died between the two)")
