@@ -95,6 +95,18 @@ def test_the_registered_ensemble_predicts_raw_rows_in_a_fresh_process(workdir: P
     ensembles = client.search_runs([run.info.experiment_id], "tags.`harness.role` = 'ensemble'")
     assert len(ensembles) == 1
 
+    # A trial's model whose network file is gone from the store: `harness check` loads it as a user would,
+    # and says which trial's model does not load (exit 1).
+    trial = next(t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE)
+    model_id = trial.user_attrs["model_uri"].removeprefix("models:/")
+    stored = Path(client.get_logged_model(model_id).artifact_location.removeprefix("file://"))
+    networks = sorted(stored.rglob("*network.pt"))
+    assert networks, f"no network file under {stored}"
+    networks[0].unlink()
+    damaged = run_cli("check", "mixed-houses", check=False)
+    assert damaged.returncode == 1, damaged.stdout + damaged.stderr
+    assert f"trial {trial.number} (COMPLETE): its model {trial.user_attrs['model_uri']} does not load" in damaged.stdout
+
 
 def test_register_ensemble_false_registers_the_best_trial(store: Store) -> None:
     spec = build_spec({**MIXED, "register": {"ensemble": False}}, "mixed.yaml")
