@@ -209,10 +209,13 @@ def test_a_transient_store_failure_is_retried_and_a_real_error_is_not() -> None:
     assert len(calls) == 1
 
 
-def test_a_run_swept_before_its_reaper_got_there_ends_with_the_reapers_reason(tmp_path: Path) -> None:
+def test_a_run_swept_before_its_reaper_got_there_ends_with_the_reapers_reason(tmp_path: Path,
+                                                                             monkeypatch) -> None:
     """Worker A fails a dead worker's trial and queues it again; before A ends the trial's run, worker B's
-    sweep (a finished trial, its run still open) ends it with the little it knows. A's reason wins."""
+    sweep (a finished trial, its run still open) comes. Within the grace B leaves the run to A; past it
+    (A slow, or gone) B ends it with the little it knows, and A, if it comes, ends it again: A's reason wins."""
     from harness.record.tracking import Tracker
+    from harness.study import reaper as reaper_module
     from harness.study.reaper import Reaper, StaleTrials
 
     storage = journal(tmp_path / "s.journal")
@@ -228,7 +231,10 @@ def test_a_run_swept_before_its_reaper_got_there_ends_with_the_reapers_reason(tm
     def reaper():
         return Reaper(study, storage, StaleTrials(), tracker, experiment, parent, lambda line: None)
 
-    reaper().sweep()  # worker B, in between
+    reaper().sweep()  # worker B, in between, within the grace: the run is A's to end
+    assert tracker.client.get_run(run_id).info.status == "RUNNING"
+    monkeypatch.setattr(reaper_module, "SWEEP_GRACE_SECONDS", 0.0)  # past the grace
+    reaper().sweep()
     swept = tracker.client.get_run(run_id)
     assert swept.info.status == "FAILED" and swept.data.tags["harness.reason"].startswith("its trial ended FAIL")
     reaper().end_runs(trial.number, "its worker died; trial 0 failed and queued again with the same params")

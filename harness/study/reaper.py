@@ -75,6 +75,7 @@ def dead_here(trial: FrozenTrial, host: str, now: datetime) -> str | None:
 
 
 SWEPT = "its trial ended"  # how a run the sweep ended begins its reason
+SWEEP_GRACE_SECONDS = 60.0
 
 
 class Reaper:
@@ -124,8 +125,15 @@ class Reaper:
                 self.tracker.finish(run.info.run_id, status, reason)
 
     def sweep(self) -> None:
-        """Runs still RUNNING whose trial is over (a worker died between the two writes): ended FAILED."""
-        over = {t.number: t for t in self.study.get_trials(deepcopy=False) if t.state.is_finished()}
+        """Runs still RUNNING whose trial is over (a worker died between the two writes): ended FAILED.
+
+        A trial failed in the last SWEEP_GRACE_SECONDS is left to the process that failed it: a reaper
+        fails a dead worker's trial first and ends its run right after, and the other workers' last sweep
+        comes exactly then (the trial was the last one RUNNING), so both would end the run at once."""
+        now = datetime.now()
+        over = {t.number: t for t in self.study.get_trials(deepcopy=False) if t.state.is_finished()
+                and not (t.state == TrialState.FAIL and t.datetime_complete is not None
+                         and (now - t.datetime_complete).total_seconds() < SWEEP_GRACE_SECONDS)}
         for run in self.tracker.client.search_runs(
                 [self.experiment_id], max_results=5000,
                 filter_string=f"tags.`mlflow.parentRunId` = '{self.parent_id}' and tags.`harness.role` = 'trial' "
