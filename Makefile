@@ -44,7 +44,7 @@ postgres: ## Install Debian's PostgreSQL server for the services tests when it i
 		(apt-get update -qq && apt-get install -y -qq postgresql >/dev/null) \
 		|| echo "postgres: PostgreSQL could not be installed; the services tests will skip and say why"; }
 
-test: $(STAMP) browser postgres ## Run the whole test suite, browser and services tests included (7 to 9 min here)
+test: $(STAMP) browser postgres ## Run the whole test suite, browser and services tests included (8 to 9 min here)
 	@echo "test: the whole suite, with real MLflow stores, Optuna storage, PostgreSQL, an MLflow server and a headless browser"
 	$(BIN)/pytest -q $(XDIST)
 
