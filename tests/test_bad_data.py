@@ -54,6 +54,8 @@ CASES = [
     data_case("one row", csv(table().head(1)), ["data", "only 1 row"]),
     data_case("nine rows", csv(table().head(9)), ["data", "only 9 row"]),
     data_case("target all missing", csv(table(y=np.nan)), ["data.target", "'y' has no values"]),
+    data_case("every feature empty", csv(table(x=np.nan, k=np.nan)), ["data.source", "besides the target 'y'",
+                                                                      "'x', 'k'", "empty"]),
     data_case("constant target", csv(table(y=3.5)), ["data.target", "3.5 in every row"]),
     data_case("one class", csv(table(y="yes")), ["data.target", "single class 'yes'"]),
     data_case("a thousand classes", csv(pd.DataFrame({"x": np.arange(1000.0), "y": [f"id{i}" for i in range(1000)]})),

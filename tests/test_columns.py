@@ -1,10 +1,12 @@
-"""Columns: dates become numeric parts inside the packaged preprocessor, identifiers are dropped in quick
-mode with the reason, `data.drop` / `--drop` leave columns out (and the model does not ask for them), a
+"""Columns: dates become numeric parts inside the packaged preprocessor, identifiers and columns that cannot
+tell rows apart (empty, one value) are dropped in quick mode with the reason, a column empty in the training
+rows is left out quietly, `data.drop` / `--drop` leave columns out (and the model does not ask for them), a
 near-copy of the target is warned about, and predictions carry a key column and `--keep` columns."""
 
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +16,9 @@ from helpers import run_cli
 
 from harness.data.columns import build_preprocessor, date_parts, detect_date_columns, is_date
 from harness.data.prepare import prepare
-from harness.data.profile import identifiers, near_copies, treatments
+from harness.data.profile import identifiers, near_copies, treatments, uninformative
 from harness.errors import HarnessError
+from harness.spec.quick import dropped_columns
 
 
 def sales(n: int = 120, seed: int = 0) -> pd.DataFrame:
@@ -54,6 +57,33 @@ def test_identifiers_and_near_copies_are_found() -> None:
     assert len(warnings) == 1 and "'units_x2' nearly copies the target 'units'" in warnings[0]
     labels = pd.DataFrame({"grade": ["a", "b"] * 20, "level": ["high", "low"] * 20, "noise": range(40)})
     assert "'grade' nearly copies" in near_copies(labels, "level", "classification")[0]
+
+
+def test_a_column_without_values_is_left_out_quietly_and_said_so() -> None:
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"x": rng.normal(size=30), "empty": np.nan, "blank": pd.Series([None] * 30, dtype=object),
+                          "shop": rng.choice(["a", "b"], 30)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the imputers warned at every transform, a served model's too
+        pre = build_preprocessor(train).fit(train)
+        encoded = pre.transform(train)
+        assert np.array_equal(pre.transform(train.drop(columns=["empty", "blank"])), encoded)
+    assert encoded.shape == (30, 3) and not np.isnan(encoded).any()  # x, and shop one-hot
+    rows = treatments(pre, {"id": "an identifier"})
+    assert rows[:3] == [("id", "dropped", "an identifier"), ("empty", "dropped", "no values in the training rows"),
+                        ("blank", "dropped", "no values in the training rows")]
+    assert [kind for _, kind, _ in rows[3:]] == ["numeric", "categorical"]
+
+
+def test_quick_mode_drops_columns_that_cannot_tell_rows_apart() -> None:
+    frame = pd.DataFrame({"x": np.arange(40.0) % 7, "empty": np.nan, "flag": [1.0, np.nan] * 20,
+                          "country": "NZ", "y": np.arange(40.0)})
+    assert uninformative(frame.drop(columns="y")) == {"empty": "no values: every row is missing",
+                                                      "flag": "one value throughout: 1.0",
+                                                      "country": "one value throughout: NZ"}
+    assert set(dropped_columns(frame, "y", [], "--data t.csv")) == {"empty", "flag", "country"}
+    # the last feature stays, even one that tells nothing: the study then says what is wrong with it
+    assert dropped_columns(frame[["country", "y"]], "y", [], "--data t.csv") == {}
 
 
 def test_data_drop_removes_columns_before_anything_else(tmp_path: Path) -> None:

@@ -79,3 +79,27 @@ def test_runs_record_seed_commit_and_the_splits_as_dataset_inputs(store: Store) 
     assert splits["training"][0] == "sklearn-diabetes-train" and splits["training"][2] == "code"
     assert json.loads(splits["training"][3])["tags"]["harness.source"] == "sklearn:diabetes"
     assert len({digest for _, digest, _, _ in splits.values()}) == 3
+
+
+def test_a_wide_table_is_recorded_without_pandas_warnings() -> None:
+    """A table of hundreds of columns arrives fragmented (a block per column): adding the target to it
+    for the dataset record must not print pandas' PerformanceWarning in the user's terminal."""
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    from harness.record.lineage import dataset_inputs
+
+    rows = pd.DataFrame(index=range(20))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the building itself warns: a column at a time, a block each
+        for i in range(150):
+            rows[f"f{i}"] = np.arange(20.0) * i
+    raw = {split: rows for split in ("train", "val", "test")}
+    labels = {split: np.arange(20.0) for split in raw}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        inputs = dataset_inputs("wide.csv", "y", raw, labels)
+    assert [json.loads(i.dataset.profile)["num_rows"] for i in inputs] == [20, 20, 20]
+    assert "y" in json.loads(inputs[0].dataset.schema)["mlflow_colspec"][-1]["name"]

@@ -99,11 +99,14 @@ def build_preprocessor(features: pd.DataFrame, text: list[str] | None = None,
     """Numbers: median-imputed and scaled by `numeric` (standard, robust, quantile). Text columns (`text`,
     default: detected): TF-IDF of words and word pairs. Dates (default: detected): their numeric parts,
     imputed and standardized. Everything else: mode-imputed and one-hot encoded. The output is always
-    dense, numeric columns first (the network's numeric embeddings rely on it)."""
-    dates = detect_date_columns(features) if dates is None else list(dates)
-    text = [c for c in (detect_text_columns(features) if text is None else text) if c not in dates]
-    numbers = [c for c in features.columns if is_number(features[c]) and c not in text]
-    categorical = [c for c in features.columns if c not in numbers and c not in text and c not in dates]
+    dense, numeric columns first (the network's numeric embeddings rely on it). A column with no value in
+    `features` (the training rows) is left out: there is nothing to impute it from or learn from it, and
+    the imputers would warn about it at every transform, a served model's too."""
+    empty = set(empty_columns(features))
+    dates = [c for c in (detect_date_columns(features) if dates is None else dates) if c not in empty]
+    text = [c for c in (detect_text_columns(features) if text is None else text) if c not in dates and c not in empty]
+    numbers = [c for c in features.columns if is_number(features[c]) and c not in text and c not in empty]
+    categorical = [c for c in features.columns if c not in {*numbers, *text, *dates, *empty}]
     vectorizers = [(f"text:{c}", make_pipeline(
         FunctionTransformer(text_values, feature_names_out="one-to-one"),
         TfidfVectorizer(max_features=TFIDF_MAX_FEATURES, ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32),
@@ -128,8 +131,13 @@ def build_preprocessor(features: pd.DataFrame, text: list[str] | None = None,
     )
 
 
+def empty_columns(features: pd.DataFrame) -> list[str]:
+    """Columns without a single value."""
+    return [name for name in features.columns if features[name].isna().all()]
+
+
 def numeric_width(preprocessor: ColumnTransformer) -> int:
-    """How many leading output columns of a fitted preprocessor are numeric (all-missing ones are dropped)."""
+    """How many leading output columns of a fitted preprocessor are numeric."""
     window = preprocessor.output_indices_.get("numeric", slice(0, 0))
     return window.stop - window.start
 

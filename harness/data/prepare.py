@@ -163,6 +163,10 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
         notes.append(f"dropped {int(missing.sum())} rows with no {target!r}")
         frame = frame.loc[~missing].reset_index(drop=True)
     check_row_count(len(frame))
+    if features and frame[features].isna().all().all():
+        shown = ", ".join(map(repr, features[:5])) + (", ..." if len(features) > 5 else "")
+        raise HarnessError(f"data.source: every column besides the target {target!r} is empty in the rows that "
+                           f"have a target ({shown}); the network needs at least one feature with values")
     task = infer_task(frame[target]) if task == "auto" else task
     if task == "regression" and not pd.api.types.is_numeric_dtype(frame[target]):
         raise HarnessError(f"task: regression needs a numeric target, but {target!r} holds text; use task: classification")

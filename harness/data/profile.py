@@ -50,6 +50,24 @@ def identifiers(features: pd.DataFrame) -> dict[str, str]:
     return found
 
 
+def uninformative(features: pd.DataFrame) -> dict[str, str]:
+    """{column: reason} for each column that cannot tell one row from another: no value at all, or one
+    value throughout (missing cells are imputed with that same value, so they tell nothing either)."""
+    found = {}
+    for name in features.columns:
+        values = features[name].dropna()
+        if values.empty:
+            found[str(name)] = "no values: every row is missing"
+        elif values.nunique() == 1:
+            found[str(name)] = f"one value throughout: {_shown(values.iloc[0])}"
+    return found
+
+
+def _shown(value) -> str:
+    text = str(value)
+    return text if len(text) <= 20 else text[:17] + "..."
+
+
 def near_copies(frame: pd.DataFrame, target: str, task: str) -> list[str]:
     """One warning per feature that nearly copies the target: a rank correlation of 0.98 or more with a
     numeric target, or (classification) values that each point to one class in 98% or more of the rows
@@ -87,9 +105,15 @@ def treatments(preprocessor, dropped: dict[str, str]) -> list[tuple[str, str, st
     was dropped before (given as {column: reason})."""
     rows = [(name, "dropped", reason) for name, reason in dropped.items()]
     for label, transformer, columns in preprocessor.transformers_:
-        if label == "remainder" or transformer == "drop":
-            continue
         columns = [columns] if isinstance(columns, str) else list(columns)
+        if label == "remainder" and transformer == "drop":  # only columns without a value go there
+            names = preprocessor.feature_names_in_
+            rows[len(dropped):len(dropped)] = [  # beside the other dropped columns, which are listed first
+                (str(names[c]) if isinstance(c, (int, np.integer)) else c, "dropped", "no values in the training rows")
+                for c in columns]
+            continue
+        if transformer == "drop":
+            continue
         for column in columns:
             if label == "numeric":
                 rows.append((column, "numeric", f"missing values: median; {describe_scaler(transformer[-1])}"))

@@ -54,8 +54,9 @@ def _dataset_input(source: str, target: str, split: str, features, y: np.ndarray
     name = f"{Path(source).stem if Path(source).exists() else source.replace(':', '-')}-{split}"
     digest = _digest(features, y.astype(str) if y.dtype == object else y)
     if isinstance(features, pd.DataFrame):
-        dataset = mlflow.data.from_pandas(features.assign(**{target: y}), source=_source(source), targets=target,
-                                          name=name, digest=digest)
+        # concat, not assign: inserting a column into a frame of many blocks (a wide table) warns
+        table = pd.concat([features, pd.Series(y, index=features.index, name=target)], axis=1)
+        dataset = mlflow.data.from_pandas(table, source=_source(source), targets=target, name=name, digest=digest)
     else:
         dataset = mlflow.data.from_numpy(np.asarray(features), source=_source(source), targets=y, name=name,
                                          digest=digest)

@@ -84,8 +84,9 @@ def epochs_for(n_train: int) -> tuple[int, int]:
 
 
 def dropped_columns(frame: pd.DataFrame, target: str, drop: list[str], origin: str) -> dict[str, str]:
-    """{column: why} for the columns quick mode leaves out: those given with --drop, and identifiers."""
-    from harness.data.profile import identifiers
+    """{column: why} for the columns quick mode leaves out: those given with --drop, identifiers, and
+    columns with no value or one value throughout."""
+    from harness.data.profile import identifiers, uninformative
 
     unknown = [c for c in drop if c not in frame.columns]
     if unknown:
@@ -95,7 +96,7 @@ def dropped_columns(frame: pd.DataFrame, target: str, drop: list[str], origin: s
         raise HarnessError(f"{origin}: --drop {target}: that is the target (--target); it cannot be dropped")
     reasons = {c: "named with --drop" for c in drop}
     features = frame.drop(columns=[target, *drop])
-    for column, why in identifiers(features).items():
+    for column, why in {**uninformative(features), **identifiers(features)}.items():
         if len(reasons) < frame.shape[1] - 2:  # never drop the last feature
             reasons[column] = why
     return reasons
