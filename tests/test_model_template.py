@@ -43,7 +43,8 @@ def test_models_from_the_template_are_each_trials_own(tmp_path: Path, monkeypatc
         predictor = (EnsemblePredictor.of([network(data, 10 * seed + i) for i in range(members)], [1.0] * members)
                      if members else network(data, seed))
         run_id = tracker.start_trial(experiment, parent, seed, PARAMS)
-        logged.append((run_id, predictor, packaging.log_model(tracker.client, run_id, predictor, data.raw["train"])))
+        model_uri = packaging.log_model(tracker.client, experiment, run_id, predictor, data.raw["train"])
+        logged.append((run_id, predictor, model_uri))
     assert len(full_saves) == 1  # the later trials came from the template
 
     rows = data.raw["test"]

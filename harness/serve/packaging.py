@@ -117,17 +117,16 @@ def any_number(signature: ModelSignature) -> ModelSignature:
     return ModelSignature(inputs=Schema(columns), outputs=signature.outputs, params=signature.params)
 
 
-def log_model(client: MlflowClient, run_id: str, predictor: Predictor | EnsemblePredictor,
+def log_model(client: MlflowClient, experiment_id: str, run_id: str, predictor: Predictor | EnsemblePredictor,
               input_example: pd.DataFrame | np.ndarray) -> str:
-    """Log the predictor (one network or an ensemble) as the run's model `model`; returns its
-    `models:/m-<id>` URI.
+    """Log the predictor (one network or an ensemble) as the model `model` of run `run_id` in experiment
+    `experiment_id` (given, not looked up: a store call less per trial); returns its `models:/m-<id>` URI.
 
     The signature is inferred from a few raw rows or raw images, so MLflow checks what a user passes:
     columns and their types, or the images' layout, size and dtype.
     """
     example = input_example[:5] if isinstance(input_example, np.ndarray) else as_model_input(input_example.head(5))
-    run = client.get_run(run_id)
-    logged = client.create_logged_model(run.info.experiment_id, name=MODEL_NAME, source_run_id=run_id,
+    logged = client.create_logged_model(experiment_id, name=MODEL_NAME, source_run_id=run_id,
                                         params={k: str(v) for k, v in predictor.params.items()})
     try:
         with tempfile.TemporaryDirectory() as folder:

@@ -192,7 +192,7 @@ def choose_ensemble(study: optuna.Study, spec: StudySpec, data: Prepared, tracke
               **({"linear_member": linear.describe()} if linear_weight > 0 else {})}
     tracker.client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()])
     tracker.log_metrics(run_id, {**val, f"best_single/val/{metric}": single})
-    model_uri = log_model(tracker.client, run_id, ensemble, data.raw["train"])
+    model_uri = log_model(tracker.client, experiment_id, run_id, ensemble, data.raw["train"])
     tracker.client.log_text(run_id, json.dumps(record, indent=2), "ensemble.json")
     tracker.client.log_text(parent_id, json.dumps(record, indent=2), "ensemble.json")
     champion.run_id, champion.model_uri = run_id, model_uri

@@ -139,7 +139,8 @@ class Objective:
         # The summary under names of its own (the curves are epoch/...), so no curve gets a point past
         # its last epoch and the table's latest values are the restored best epoch's.
         self.tracker.log_metrics(run_id, final)
-        trial.set_user_attr("model_uri", log_model(self.tracker.client, run_id, predictor, self.data.raw["train"]))
+        model_uri = log_model(self.tracker.client, self.experiment_id, run_id, predictor, self.data.raw["train"])
+        trial.set_user_attr("model_uri", model_uri)
         if wants_ensemble(self.spec):
             save_selection(self.tracker, run_id, selection)
         self.tracker.finish(run_id, "FINISHED")
