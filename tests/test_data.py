@@ -9,6 +9,7 @@ import torch
 from helpers import ROOT
 
 from harness.data.prepare import prepare
+from harness.data.sources import read_table
 from harness.data.target import infer_task
 from harness.errors import HarnessError
 
@@ -68,6 +69,23 @@ def test_parquet_source(tmp_path) -> None:
     path = tmp_path / "houses.parquet"
     pd.read_csv(HOUSES).to_parquet(path)
     assert prepare(str(path), "price", "auto", 0.2, 0.2, seed=0, device="cpu").task == "regression"
+
+
+@pytest.mark.parametrize("sep, decimal", [(";", ","), (";", "."), ("\t", "."), ("|", ".")],
+                         ids=["semicolons and decimal commas", "semicolons", "tabs in a .csv", "pipes"])
+def test_a_csv_written_with_another_separator_is_read_as_written(tmp_path, sep: str, decimal: str) -> None:
+    houses = pd.read_csv(HOUSES)
+    houses.loc[3, "lotsize"] = np.nan  # a missing number stays missing
+    houses["per_sqft"] = -houses["price"] / houses["lotsize"]  # numbers with decimals (and a sign)
+    houses["note"] = ["a, b"] * len(houses)  # commas inside text stay text
+    houses.to_csv(tmp_path / "houses.csv", index=False, sep=sep, decimal=decimal)
+    read = read_table(tmp_path / "houses.csv")
+    pd.testing.assert_frame_equal(read, houses, check_dtype=False)
+    assert read["per_sqft"].dtype.kind == "f" and read["note"].iloc[0] == "a, b"
+    # a text column of codes like "1,2" in a semicolon table without decimal commas elsewhere stays as it is
+    codes = pd.DataFrame({"code": ["1,2", "A7"] * 10, "y": np.arange(20.0) + 0.5})
+    codes.to_csv(tmp_path / "codes.csv", index=False, sep=";")
+    assert list(read_table(tmp_path / "codes.csv")["code"][:2]) == ["1,2", "A7"]
 
 
 def test_unknown_bundled_set_is_a_clear_error() -> None:

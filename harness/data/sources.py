@@ -20,8 +20,9 @@ SYNTHETIC = ("linear",)
 # The first lesson of the PyTorch workflow: a straight line with known weight and bias to recover.
 LINEAR_WEIGHT, LINEAR_BIAS, LINEAR_ROWS = 0.7, 0.3, 1000
 CSV_SUFFIXES, PARQUET_SUFFIXES = (".csv", ".txt", ".tsv"), (".parquet", ".pq")
-# A .csv read as one column whose name holds one of these was written with another separator.
+# A .csv whose header has no comma but one of these was written with that separator, and is read with it.
 OTHER_SEPARATORS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+DECIMAL_COMMA = r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?"  # 3,75  -0,5  ,25  1,2e-3
 # pd.read_parquet's defaults peaked at 3.1x the table here (1M rows x 33 float64) and still held 3.1x after:
 # the file's bytes read ahead whole, beside the Arrow table, beside the DataFrame copied from it; and Arrow's
 # allocator kept what it freed, which numpy and torch cannot use. Without the read-ahead, each column handed
@@ -34,7 +35,8 @@ PARQUET_READ = {"pre_buffer": False, **({"to_pandas_kwargs": {"split_blocks": Tr
 
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV or Parquet file into a DataFrame, with a clear message when that is impossible: an empty
-    file, a header without rows, bytes that are not UTF-8, another separator, a column name given twice."""
+    file, a header without rows, bytes that are not UTF-8, a column name given twice. A .csv written with
+    semicolons (and decimal commas), tabs or pipes is read as it was written."""
     path = Path(path)
     if path.is_dir():
         raise HarnessError(f"{path} is a folder; a table is one .csv or .parquet file")
@@ -45,16 +47,18 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise HarnessError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
     if path.stat().st_size == 0:
         raise HarnessError(f"{path} is empty (0 bytes); a table needs a header row and rows of data")
-    frame = _read_csv(path, "\t" if suffix == ".tsv" else ",") if suffix in CSV_SUFFIXES else _read_parquet(path)
+    if suffix in CSV_SUFFIXES:
+        frame = _read_text_table(path, "\t" if suffix == ".tsv" else ",")
+    else:
+        frame = _read_parquet(path)
     if len(frame) == 0:
         raise HarnessError(f"{path} has a header ({', '.join(map(str, frame.columns[:5]))}) but no rows")
     return frame
 
 
-
-def _read_csv(path: Path, sep: str) -> pd.DataFrame:
+def _read_csv(path: Path, sep: str, decimal: str = ".") -> pd.DataFrame:
     try:
-        frame = pd.read_csv(path, sep=sep)
+        frame = pd.read_csv(path, sep=sep, decimal=decimal)
         header = pd.read_csv(path, sep=sep, header=None, nrows=1).iloc[0].tolist()  # names as written
     except UnicodeDecodeError:
         raise HarnessError(_not_utf8(path)) from None
@@ -63,16 +67,38 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
                            "data") from None
     except Exception as err:  # pandas raises many types for a malformed file
         raise HarnessError(f"cannot read {path} as a {path.suffix[1:]} table: {err}") from None
-    if frame.shape[1] == 1:
-        found = [name for mark, name in OTHER_SEPARATORS.items() if mark != sep and mark in str(frame.columns[0])]
-        if found:
-            raise HarnessError(f"{path} looks {found[0]}-separated (header {frame.columns[0]!r}); the harness reads "
-                               "comma-separated CSV (.tsv for tabs): save it with commas")
     repeated = sorted({str(n) for n in header if header.count(n) > 1})
     if repeated:
         raise HarnessError(f"{path}: column name(s) {', '.join(map(repr, repeated))} appear more than once in the "
                            "header; give every column its own name")
     return frame
+
+
+def _read_text_table(path: Path, sep: str) -> pd.DataFrame:
+    """A CSV (or .tsv) table; one whose header has no `sep` but another separator is read with that one,
+    and with semicolons, decimal commas are read as numbers (a European CSV: a text column whose every
+    value is a number written so)."""
+    sep = _separator(path, sep)
+    frame = _read_csv(path, sep)
+    if sep == ";" and any(_decimal_commas(frame[c]) for c in frame.columns):
+        frame = _read_csv(path, sep, decimal=",")
+    return frame
+
+
+def _separator(path: Path, sep: str) -> str:
+    with path.open("rb") as f:
+        header = f.readline().decode("utf-8", errors="replace")  # bytes that are not UTF-8: _read_csv says so
+    if sep in header:
+        return sep
+    return next((mark for mark in OTHER_SEPARATORS if mark in header), sep)
+
+
+def _decimal_commas(column: pd.Series) -> bool:
+    values = column.dropna()
+    if pd.api.types.is_numeric_dtype(column) or values.empty:
+        return False
+    text = values.astype(str).str.strip()
+    return bool(text.str.fullmatch(DECIMAL_COMMA).any() and text.str.fullmatch(DECIMAL_COMMA + "|[+-]?\\d+").all())
 
 
 def _not_utf8(path: Path) -> str:
