@@ -87,7 +87,6 @@ REFUSED = [
     predict("-o onto a folder", ROWS, ["-o here", "is a folder"], "-o", "here"),
     predict("non-UTF-8 input", ROWS.to_csv(index=False).replace("no", "n\xf6").encode("latin-1"),
             ["in.csv", "not UTF-8"]),
-    predict("semicolon-separated input", ROWS.to_csv(index=False, sep=";"), ["in.csv", "semicolon-separated"]),
     predict("a Parquet file that is text", ROWS, ["in.parquet", "not a Parquet file"], name="in.parquet"),
     predict("duplicate column names", ROWS.to_csv(index=False).replace("stories", "lotsize", 1),
             ["in.csv", "'lotsize' appear more than once"]),
@@ -118,10 +117,12 @@ SERVED = {
     "an unseen category": (UNSEEN, [["'driveway'", "'maybe'", "row 1", "none of the known categories"]]),
     "an empty category cell": (EMPTY_CATEGORY, [["'driveway'", "1 empty cell(s) (row 4)", "most frequent"]]),
     "a fraction in a whole-number column": (rows(bedrooms=(0, 2.5)), []),
+    "semicolons and decimal commas": (rows(lotsize=(1, 5000.5)), []),  # written so below: a European CSV
     "all problems at once": (ALL_AT_ONCE, [["'lotsize'", "text"], ["'bedrooms'", "missing"],
                                            ["'driveway'", "not seen"], ["'driveway'", "empty"]]),
 }
-CASES = REFUSED + [predict(case_id, frame, []) for case_id, (frame, _) in SERVED.items()]
+CASES = REFUSED + [predict(case_id, frame.to_csv(index=False, sep=";", decimal=",") if "semicolons" in case_id
+                           else frame, []) for case_id, (frame, _) in SERVED.items()]
 
 
 @pytest.fixture(scope="module")
