@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from io import StringIO
 from pathlib import Path
 
@@ -234,3 +235,19 @@ def test_rest_serving_imputes_a_missing_whole_number_and_an_empty_category(store
     frame.to_csv(tmp_path / "in.csv", index=False)
     cli = run_cli("predict", URI, str(tmp_path / "in.csv"), "--tracking-uri", store["uri"])
     np.testing.assert_allclose(pd.read_csv(StringIO(cli.stdout))["prediction"].to_numpy(), answered, rtol=1e-6)
+
+
+def test_numbers_written_as_text_are_served_as_the_numbers_they_are(store, tmp_path) -> None:
+    """`$5,000.5` in a number column, from a spreadsheet's export: the same prediction as 5000.5, through
+    the pyfunc model (REST serving's path) and through `harness predict`, with no warning."""
+    plain, written = rows(lotsize=(1, 5000.5), price=(2, 70000)), rows(lotsize=(1, "$5,000.5"), price=(2, "$70,000"))
+    model = harness.load_model(URI, store["uri"])
+    expected = model.predict(plain.drop(columns=["price"]))["prediction"].to_numpy()
+    np.testing.assert_allclose(model.predict(written.drop(columns=["price"]))["prediction"], expected, rtol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # harness.predict warns of text in a number column: none here
+        np.testing.assert_allclose(harness.predict(URI, written, store["uri"])["prediction"], expected, rtol=1e-6)
+    written.to_csv(tmp_path / "in.csv", index=False)
+    out = run_cli("predict", URI, "in.csv", "-o", "out.csv", "--tracking-uri", store["uri"], cwd=tmp_path)
+    assert "warning" not in out.stderr, out.stderr
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "out.csv")["prediction"], expected, rtol=1e-6)

@@ -88,6 +88,24 @@ def test_a_csv_written_with_another_separator_is_read_as_written(tmp_path, sep: 
     assert list(read_table(tmp_path / "codes.csv")["code"][:2]) == ["1,2", "A7"]
 
 
+def test_numbers_written_as_text_are_read_as_numbers(tmp_path) -> None:
+    """As a spreadsheet exports them: currency, thousands separators, percent, an accountant's negative."""
+    table = pd.DataFrame({"price": ["$1,234.56", "$99", None, "(1,000.5)", "€ 7"],
+                          "rate": ["5%", "12.5%", "-1%", "0%", None],
+                          "code": ["1,2", "3,4", "5,6", "7,8", "9,0"],  # not groups of three: codes, kept as text
+                          "zip": ["02134", "10001", "94105", "60601", "30301"], "y": range(5)})
+    table.to_csv(tmp_path / "t.csv", index=False)
+    read = read_table(tmp_path / "t.csv")
+    np.testing.assert_array_equal(read["price"], [1234.56, 99.0, np.nan, -1000.5, 7.0])
+    np.testing.assert_array_equal(read["rate"], [5.0, 12.5, -1.0, 0.0, np.nan])
+    assert list(read["code"]) == ["1,2", "3,4", "5,6", "7,8", "9,0"]
+    table.assign(price=table["price"].fillna("call us")).to_csv(tmp_path / "mixed.csv", index=False)
+    assert read_table(tmp_path / "mixed.csv")["price"].iloc[4] == "€ 7"  # one word among them: text, as written
+    table.to_parquet(tmp_path / "t.parquet")  # digits a Parquet file keeps as text were kept so on purpose
+    assert list(read_table(tmp_path / "t.parquet")["zip"]) == ["02134", "10001", "94105", "60601", "30301"]
+    assert read_table(tmp_path / "t.parquet")["price"].iloc[0] == 1234.56
+
+
 def test_unknown_bundled_set_is_a_clear_error() -> None:
     with pytest.raises(HarnessError, match="sklearn:iris"):
         prepare("sklearn:nope", None, "auto", 0.15, 0.15, seed=0, device="cpu")

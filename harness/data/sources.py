@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.data.numbers import read_formatted_numbers
 from harness.errors import HarnessError
 
 BUNDLED = ("diabetes", "breast_cancer", "wine", "iris", "digits")
@@ -36,7 +37,8 @@ PARQUET_READ = {"pre_buffer": False, **({"to_pandas_kwargs": {"split_blocks": Tr
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV or Parquet file into a DataFrame, with a clear message when that is impossible: an empty
     file, a header without rows, bytes that are not UTF-8, a column name given twice. A .csv written with
-    semicolons (and decimal commas), tabs or pipes is read as it was written."""
+    semicolons (and decimal commas), tabs or pipes is read as it was written, and a column of numbers
+    written as text (`$1,234.56`, `12%`) as numbers."""
     path = Path(path)
     if path.is_dir():
         raise HarnessError(f"{path} is a folder; a table is one .csv or .parquet file")
@@ -53,7 +55,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         frame = _read_parquet(path)
     if len(frame) == 0:
         raise HarnessError(f"{path} has a header ({', '.join(map(str, frame.columns[:5]))}) but no rows")
-    return frame
+    return read_formatted_numbers(frame)
 
 
 def _read_csv(path: Path, sep: str, decimal: str = ".") -> pd.DataFrame:

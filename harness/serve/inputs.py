@@ -21,6 +21,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 
 from harness.data.columns import numeric_columns
+from harness.data.numbers import to_numbers
 from harness.data.sources import as_text
 from harness.data.values import rows_text
 from harness.errors import HarnessError
@@ -60,7 +61,7 @@ def input_frame(model, frame: pd.DataFrame) -> pd.DataFrame:
                 raise HarnessError(f"column {name!r} has missing values, but this model (packaged by an older "
                                    "harness) takes whole numbers there; fill them in")
         elif name in numbers or kind in ("double", "float"):
-            out[name] = pd.to_numeric(out[name], errors="coerce").astype("float64")
+            out[name] = to_numbers(out[name])
         elif kind == "string":
             out[name] = as_text(out[name])
     return out
