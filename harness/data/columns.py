@@ -24,6 +24,10 @@ from harness.data.sources import as_text
 # A non-numeric column is free text (TF-IDF, not one-hot) when most values are distinct and average this
 # many words; TF-IDF keeps the most frequent words and word pairs, which bounds the network's input width.
 TEXT_MIN_WORDS, TEXT_MIN_DISTINCT, TFIDF_MAX_FEATURES = 3.0, 0.5, 2000
+# One-hot columns per categorical column: its most frequent values, the rest sharing one column. The
+# encoding is dense, so a column of 8,000 cities made 21,000 training rows 624 MB and a trial minutes long;
+# a zip code column of a million-row table would not fit in memory at all.
+MAX_ONE_HOT = 200
 # A non-numeric column is a date when nearly all its values look like one (digits, a separator, digits,
 # a separator, digits: 2024-05-17, 17/05/2024, 2024-05-17T10:00) and parse as one. One-hot encoding
 # would give every distinct day a feature of its own; its parts carry the order and the season instead.
@@ -120,7 +124,7 @@ def build_preprocessor(features: pd.DataFrame, text: list[str] | None = None,
              numbers),
             ("categorical", make_pipeline(
                 SimpleImputer(strategy="most_frequent"),
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                OneHotEncoder(handle_unknown="ignore", max_categories=MAX_ONE_HOT, sparse_output=False),
             ), categorical),
             *vectorizers,
             *([("dates", make_pipeline(

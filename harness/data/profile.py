@@ -118,14 +118,22 @@ def treatments(preprocessor, dropped: dict[str, str]) -> list[tuple[str, str, st
             if label == "numeric":
                 rows.append((column, "numeric", f"missing values: median; {describe_scaler(transformer[-1])}"))
             elif label == "categorical":
-                categories = transformer[-1].categories_[columns.index(column)]
-                rows.append((column, "categorical", f"one-hot, {len(categories)} values; missing: most frequent"))
+                rows.append((column, "categorical", _one_hot(transformer[-1], columns.index(column))))
             elif label.startswith("text:"):
                 words = len(transformer[-1].vocabulary_)
                 rows.append((column, "text", f"TF-IDF of words and word pairs, {words} terms"))
             elif label == "dates":
                 rows.append((column, "date", "parsed into year, month, day, weekday, days since 1970; standardized"))
     return rows
+
+
+def _one_hot(encoder, index: int) -> str:
+    values = len(encoder.categories_[index])
+    rare = encoder.infrequent_categories_[index]
+    if rare is None:
+        return f"one-hot, {values} values; missing: most frequent"
+    return (f"one-hot, {values} values: the {values - len(rare)} most frequent, the other {len(rare)} as one; "
+            "missing: most frequent")
 
 
 def with_scaling(rows: list[tuple[str, str, str]], scalings: list[str]) -> list[tuple[str, str, str]]:
