@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from helpers import run_cli
 
-from harness.data.columns import MAX_ONE_HOT, build_preprocessor, date_parts, detect_date_columns, is_date
+from harness.data import columns
+from harness.data.columns import build_preprocessor, date_parts, detect_date_columns, is_date
 from harness.data.prepare import prepare
 from harness.data.profile import identifiers, near_copies, treatments, uninformative
 from harness.errors import HarnessError
@@ -75,23 +76,26 @@ def test_a_column_without_values_is_left_out_quietly_and_said_so() -> None:
     assert [kind for _, kind, _ in rows[3:]] == ["numeric", "categorical"]
 
 
-def test_a_categorical_column_of_thousands_of_values_is_one_hot_within_a_bound() -> None:
-    """Dense one-hot of 8,000 cities made 21,000 rows 624 MB: the most frequent values get a column each,
-    the rare ones share one, and the width stays MAX_ONE_HOT whatever the column holds."""
+def test_a_categorical_column_of_thousands_of_values_is_one_hot_within_a_bound(monkeypatch) -> None:
+    """Dense one-hot of a million rows' zip codes would not fit in memory: the most frequent values get a
+    column each and the rare ones share one, within columns.ONE_HOT_CELLS cells of training rows."""
     counts = {f"city{i}": 42 if i < 50 else 10 if i < 250 else 2 for i in range(3000)}  # common, middling, rare
     train = pd.DataFrame({"city": [c for c, n in counts.items() for _ in range(n)]})
     train["x"] = np.arange(len(train), dtype=float)
+    assert build_preprocessor(train).fit(train).transform(train).shape[1] == 1 + 3000  # within the bound: all
+    limit = 200
+    monkeypatch.setattr(columns, "ONE_HOT_CELLS", limit * len(train))  # as if the table were larger
     pre = build_preprocessor(train).fit(train)
-    encoded = pre.transform(train)
-    assert encoded.shape[1] == 1 + MAX_ONE_HOT
+    assert pre.transform(train).shape[1] == 1 + limit
     one_hot = lambda *cities: pre.transform(pd.DataFrame({"city": cities, "x": 0.0}))[:, 1:]  # noqa: E731
     common, rare = one_hot("city0", "city1"), one_hot("city2998", "city2999")
     assert (common.sum(axis=1) == 1).all() and not np.array_equal(common[0], common[1])
     assert np.array_equal(rare[0], rare[1]) and rare[0].sum() == 1  # the shared column
     assert one_hot("a city never seen").sum() == 0  # as before: none of the known values
     detail = dict((name, text) for name, _, text in treatments(pre, {}))["city"]
-    assert detail.startswith(f"one-hot, 3000 values: the {MAX_ONE_HOT - 1} most frequent, the other "
-                             f"{3000 - MAX_ONE_HOT + 1} as one")
+    assert detail.startswith(f"one-hot, 3000 values: the {limit - 1} most frequent, the other {3000 - limit + 1} "
+                             "as one")
+    assert columns.one_hot_limit(10**6) == columns.MIN_ONE_HOT and columns.one_hot_limit(10) == limit * len(train) // 10
 
 
 def test_quick_mode_drops_columns_that_cannot_tell_rows_apart() -> None:
