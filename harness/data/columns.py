@@ -30,18 +30,17 @@ TEXT_MIN_WORDS, TEXT_MIN_DISTINCT, TFIDF_MAX_FEATURES = 3.0, 0.5, 2000
 # not fit in memory. The bound is generous because every column learned from counts: 7,426 cities on
 # 21,000 rows (all kept) reached validation RMSE 0.46; bounded to 2,380, 0.91; to 200, 1.04.
 ONE_HOT_CELLS, MIN_ONE_HOT = 200_000_000, 100
-
-
-def one_hot_limit(rows: int) -> int:
-    """The most one-hot columns a categorical column gets, for this many training rows."""
-    return max(MIN_ONE_HOT, ONE_HOT_CELLS // max(rows, 1))
-
 # A non-numeric column is a date when nearly all its values look like one (digits, a separator, digits,
 # a separator, digits: 2024-05-17, 17/05/2024, 2024-05-17T10:00) and parse as one. One-hot encoding
 # would give every distinct day a feature of its own; its parts carry the order and the season instead.
 DATE_SHAPE = re.compile(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 DATE_MIN_SHARE, DATE_SAMPLE = 0.9, 500
 DATE_PARTS = ("year", "month", "day", "weekday", "days")
+
+
+def one_hot_limit(rows: int) -> int:
+    """The most one-hot columns a categorical column gets, for this many training rows."""
+    return max(MIN_ONE_HOT, ONE_HOT_CELLS // max(rows, 1))
 
 
 def is_number(column: pd.Series) -> bool:
