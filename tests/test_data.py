@@ -88,6 +88,16 @@ def test_a_csv_written_with_another_separator_is_read_as_written(tmp_path, sep: 
     assert list(read_table(tmp_path / "codes.csv")["code"][:2]) == ["1,2", "A7"]
 
 
+def test_a_european_csv_with_dots_between_thousands_and_a_quoted_header(tmp_path) -> None:
+    text = '"price; in euros";"size, m2";y\n"1.234,50";"1.000";1\n"987,25";"12";2\n"-12.345.678,5";"7";3\n'
+    path = tmp_path / "europe.csv"
+    path.write_text(text)
+    read = read_table(path)
+    assert list(read.columns) == ["price; in euros", "size, m2", "y"]
+    np.testing.assert_array_equal(read["price; in euros"], [1234.5, 987.25, -12345678.5])
+    np.testing.assert_array_equal(read["size, m2"], [1000, 12, 7])
+
+
 def test_numbers_written_as_text_are_read_as_numbers(tmp_path) -> None:
     """As a spreadsheet exports them: currency, thousands separators, percent, an accountant's negative."""
     table = pd.DataFrame({"price": ["$1,234.56", "$99", None, "(1,000.5)", "€ 7"],

@@ -7,6 +7,7 @@ here encodes, scales or splits.
 from __future__ import annotations
 
 import inspect
+import re
 import sys
 from pathlib import Path
 
@@ -23,7 +24,10 @@ LINEAR_WEIGHT, LINEAR_BIAS, LINEAR_ROWS = 0.7, 0.3, 1000
 CSV_SUFFIXES, PARQUET_SUFFIXES = (".csv", ".txt", ".tsv"), (".parquet", ".pq")
 # A .csv whose header has no comma but one of these was written with that separator, and is read with it.
 OTHER_SEPARATORS = {";": "semicolon", "\t": "tab", "|": "pipe"}
-DECIMAL_COMMA = r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?"  # 3,75  -0,5  ,25  1,2e-3
+# Numbers as a European CSV writes them: 3,75  -0,5  ,25  1,2e-3, with dots between thousands: 1.234,5
+DECIMAL_COMMA = r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d*),\d+(?:[eE][+-]?\d+)?"
+WHOLE = r"[+-]?\d+"
+DOT_THOUSANDS = r"[+-]?\d{1,3}(?:\.\d{3})+,\d+"
 # pd.read_parquet's defaults peaked at 3.1x the table here (1M rows x 33 float64) and still held 3.1x after:
 # the file's bytes read ahead whole, beside the Arrow table, beside the DataFrame copied from it; and Arrow's
 # allocator kept what it freed, which numpy and torch cannot use. Without the read-ahead, each column handed
@@ -58,9 +62,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return read_formatted_numbers(frame)
 
 
-def _read_csv(path: Path, sep: str, decimal: str = ".") -> pd.DataFrame:
+def _read_csv(path: Path, sep: str, decimal: str = ".", thousands: str | None = None) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(path, sep=sep, decimal=decimal)
+        frame = pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands)
         header = pd.read_csv(path, sep=sep, header=None, nrows=1).iloc[0].tolist()  # names as written
     except UnicodeDecodeError:
         raise HarnessError(_not_utf8(path)) from None
@@ -79,28 +83,31 @@ def _read_csv(path: Path, sep: str, decimal: str = ".") -> pd.DataFrame:
 def _read_text_table(path: Path, sep: str) -> pd.DataFrame:
     """A CSV (or .tsv) table; one whose header has no `sep` but another separator is read with that one,
     and with semicolons, decimal commas are read as numbers (a European CSV: a text column whose every
-    value is a number written so)."""
+    value is a number written so), and dots between thousands too where the numbers have them."""
     sep = _separator(path, sep)
     frame = _read_csv(path, sep)
-    if sep == ";" and any(_decimal_commas(frame[c]) for c in frame.columns):
-        frame = _read_csv(path, sep, decimal=",")
+    if sep == ";":
+        text = [_as_text(frame[c]) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+        european = [t for t in text if not t.empty and t.str.fullmatch(DECIMAL_COMMA).any()
+                    and t.str.fullmatch(f"{DECIMAL_COMMA}|{WHOLE}").all()]
+        if european:
+            thousands = "." if any(t.str.fullmatch(DOT_THOUSANDS).any() for t in european) else None
+            frame = _read_csv(path, sep, decimal=",", thousands=thousands)
     return frame
 
 
+def _as_text(column: pd.Series) -> pd.Series:
+    return column.dropna().astype(str).str.strip()
+
+
 def _separator(path: Path, sep: str) -> str:
+    """`sep`, unless the header (outside quotes) has none of it but another separator."""
     with path.open("rb") as f:
         header = f.readline().decode("utf-8", errors="replace")  # bytes that are not UTF-8: _read_csv says so
+    header = re.sub(r'"[^"]*"', "", header)  # "price, in $";"size" is a semicolon header
     if sep in header:
         return sep
     return next((mark for mark in OTHER_SEPARATORS if mark in header), sep)
-
-
-def _decimal_commas(column: pd.Series) -> bool:
-    values = column.dropna()
-    if pd.api.types.is_numeric_dtype(column) or values.empty:
-        return False
-    text = values.astype(str).str.strip()
-    return bool(text.str.fullmatch(DECIMAL_COMMA).any() and text.str.fullmatch(DECIMAL_COMMA + "|[+-]?\\d+").all())
 
 
 def _not_utf8(path: Path) -> str:
