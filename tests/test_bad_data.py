@@ -72,6 +72,8 @@ CASES = [
     data_case("a Parquet file that is text", csv(table()), ["data.parquet", "not a Parquet file"], name="data.parquet"),
     data_case("an unsupported file type", "x", ["data.xlsx", "unsupported file type"], name="data.xlsx"),
     data_case("a missing data file", None, ["nowhere.csv", "not found"], name="nowhere.csv"),
+    data_case("a group column that is not there", csv(table()), ["data.split.group", "'person'", "x, k, y"],
+              data__split={"group": "person"}),
     data_case("a missing target column", csv(table()), ["data.target", "'cost'", "x, k, y"], target="cost"),
     data_case("text target for regression", csv(table(y=["a", "b", "c"] * 20)), ["regression needs a numeric target"],
               task="regression"),

@@ -116,6 +116,49 @@ def test_numbers_written_as_text_are_read_as_numbers(tmp_path) -> None:
     assert read_table(tmp_path / "t.parquet")["price"].iloc[0] == 1234.56
 
 
+def panel(people: int = 60, years: int = 5) -> pd.DataFrame:
+    """Yearly rows of each person: rows of one person belong together."""
+    rng = np.random.default_rng(0)
+    person = np.repeat(np.arange(people), years)
+    return pd.DataFrame({"person_id": person, "year": np.tile(np.arange(years), people),
+                         "x": rng.normal(size=people * years), "y": rng.normal(size=people)[person]})
+
+
+def test_a_group_column_keeps_each_group_in_one_split_and_one_fold(tmp_path) -> None:
+    from harness.data.folds import make_folds
+
+    panel().to_csv(tmp_path / "panel.csv", index=False)
+    data = prepare(str(tmp_path / "panel.csv"), "y", "regression", 0.2, 0.2, seed=3, device="cpu", group="person_id")
+    groups = data.groups
+    assert sum(len(g) for g in groups.values()) == 300 and all(len(set(g)) >= 1 for g in groups.values())
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        assert not set(groups[a]) & set(groups[b])
+    assert {name: len(set(g)) for name, g in groups.items()} == {"train": 36, "val": 12, "test": 12}
+    assert "person_id" not in data.raw["train"].columns and "person_id" not in data.features  # no feature
+    assert ("person_id", "dropped",
+            "groups the split (data.split.group): each value's rows in one split") in data.columns
+    assert any("60 groups (train 36, val 12, test 12)" in note for note in data.notes)
+    again = prepare(str(tmp_path / "panel.csv"), "y", "regression", 0.2, 0.2, seed=3, device="cpu", group="person_id")
+    assert all(np.array_equal(again.groups[n], groups[n]) for n in groups)  # the seed decides
+    pooled = np.concatenate([groups["train"], groups["val"]])
+    in_fold = [set(pooled[fold.rows]) for fold in make_folds(data, 4, seed=0)]
+    assert all(not in_fold[i] & in_fold[j] for i in range(4) for j in range(i + 1, 4))
+    assert set().union(*in_fold) == set(pooled)
+
+
+def test_a_repeated_id_is_pointed_out_and_a_bad_group_column_refused(tmp_path) -> None:
+    panel().to_csv(tmp_path / "panel.csv", index=False)
+    data = prepare(str(tmp_path / "panel.csv"), "y", "regression", 0.2, 0.2, seed=0, device="cpu")
+    assert any("'person_id' is named like an id and repeats its values (60 values, 5.0 rows each)" in note
+               and "data.split.group: person_id" in note for note in data.notes)
+    for group, message in (("nope", "data.split.group: column 'nope' is not in"), ("y", "'y' is the target")):
+        with pytest.raises(HarnessError, match=message):
+            prepare(str(tmp_path / "panel.csv"), "y", "regression", 0.2, 0.2, seed=0, device="cpu", group=group)
+    panel(people=2).to_csv(tmp_path / "two.csv", index=False)
+    with pytest.raises(HarnessError, match="2 group"):
+        prepare(str(tmp_path / "two.csv"), "y", "regression", 0.2, 0.2, seed=0, device="cpu", group="person_id")
+
+
 def test_unknown_bundled_set_is_a_clear_error() -> None:
     with pytest.raises(HarnessError, match="sklearn:iris"):
         prepare("sklearn:nope", None, "auto", 0.15, 0.15, seed=0, device="cpu")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 
 from harness.data.prepare import Prepared, encode_table
 from harness.errors import HarnessError
@@ -39,20 +39,26 @@ def pooled_labels(data: Prepared) -> np.ndarray:
 
 
 def make_folds(data: Prepared, k: int, seed: int) -> list[Fold]:
-    """k folds of train+val, stratified by class for classification, reproducible from `seed`."""
+    """k folds of train+val, reproducible from `seed`: each group's rows in one fold (data.split.group),
+    or else stratified by class for classification."""
     if data.input_shape is not None:
         raise HarnessError("study.folds: cross-validation is for tables; use study.folds: 1 for images")
     raw, labels = pooled_raw(data), pooled_labels(data)
     if k < 2 or k > len(raw):
         raise HarnessError(f"study.folds: {k} folds of {len(raw)} training and validation rows; use 2 to {len(raw)}")
-    splitter = KFold(k, shuffle=True, random_state=seed)
-    stratify = None
-    if data.task == "classification":
+    splitter, stratify, groups = KFold(k, shuffle=True, random_state=seed), None, None
+    if data.groups is not None:  # data.split.group: each group's rows in one fold
+        groups = np.concatenate([data.groups["train"], data.groups["val"]])
+        if len(set(groups)) < k:
+            raise HarnessError(f"study.folds: {k} folds of {len(set(groups))} groups (data.split.group); use 2 to "
+                               f"{len(set(groups))} folds")
+        splitter = GroupKFold(k, shuffle=True, random_state=seed)
+    elif data.task == "classification":
         smallest = pd.Series(labels).value_counts().min()
         if smallest >= k:  # else a class cannot appear in every fold: plain folds, as the split does then
             splitter, stratify = StratifiedKFold(k, shuffle=True, random_state=seed), labels.astype(str)
     folds = []
-    for train_rows, val_rows in splitter.split(raw, stratify):
+    for train_rows, val_rows in splitter.split(raw, stratify, groups):
         parts = {"train": raw.iloc[train_rows].reset_index(drop=True),
                  "val": raw.iloc[val_rows].reset_index(drop=True), "test": data.raw["test"]}
         part_labels = {"train": labels[train_rows], "val": labels[val_rows], "test": data.labels["test"]}

@@ -23,6 +23,7 @@ from harness.data.columns import (
     is_number,
     numeric_width,
 )
+from harness.data.groups import group_hints, group_labels, group_split
 from harness.data.images import ImageScaler, check_image_folder, is_image_source, load_images
 from harness.data.profile import near_copies, treatments
 from harness.data.sources import load_source, release_arrow_memory
@@ -75,6 +76,7 @@ class Prepared:
     numeric: str = "standard"  # how numeric columns are scaled (data/scaling.py); tables only
     text: list[str] | None = None  # the text columns, fixed once so every refit encodes the same columns
     dates: list[str] | None = None  # the date columns, fixed once likewise
+    groups: dict[str, np.ndarray] | None = None  # data.split.group: split -> each row's group, for the folds
     _variants: dict = field(default_factory=dict, repr=False, compare=False)  # numeric scaling -> Prepared
 
     @property
@@ -138,7 +140,7 @@ def digest_of(frame: pd.DataFrame) -> str:
 def prepare(source: str, target: str | None, task: str, val: float, test: float, seed: int,
             device: str = "auto", target_transform: str = "standardize", kind: str = "auto",
             text: list[str] | None = None, drop: list[str] | dict[str, str] | None = None,
-            numeric: str = "standard") -> Prepared:
+            numeric: str = "standard", group: str | None = None) -> Prepared:
     """Load, split, fit the preprocessor on the training rows only, and move every split to the device.
 
     Regression targets are encoded by `target_transform` (standardize, log, none) for training only:
@@ -154,7 +156,10 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
     frame, target = load_source(source, target, seed)
     frame, dropped = _drop_columns(frame, target, drop or [], source)
     notes = []
-    features = [c for c in frame.columns if c != target]
+    if group is not None:
+        group_labels(frame, group, target, source)  # the column is there and is not the target
+        dropped[group] = "groups the split (data.split.group): each value's rows in one split"
+    features = [c for c in frame.columns if c not in (target, group)]
     check_numbers(frame, features, "data.source")  # before any row is dropped, so row numbers match the file
     missing = frame[target].isna()
     if missing.all():
@@ -180,12 +185,18 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
         raise HarnessError(f"data.target_transform: log needs targets above 0, but {target!r} has {non_positive} "
                            f"value(s) <= 0 (smallest {frame[target].min():g}); use standardize")
     notes += near_copies(frame, target, task)
+    if group is None:
+        notes += group_hints(frame, features)
+    groups = group_labels(frame, group, target, source) if group is not None else None
     raw_features = as_model_input(frame[features])
     labels = frame[target].to_numpy().copy()  # not a view that would keep the whole table alive
 
     if task == "classification":
         check_class_sizes(labels, target)
-    parts = _split(len(frame), labels if task == "classification" else None, val, test, seed, notes)
+    if groups is not None:
+        parts = group_split(groups, val, test, seed, notes)
+    else:
+        parts = _split(len(frame), labels if task == "classification" else None, val, test, seed, notes)
     raw = {name: raw_features.iloc[idx].reset_index(drop=True) for name, idx in parts.items()}
     split_labels = {name: labels[idx] for name, idx in parts.items()}
     if task == "classification":
@@ -201,7 +212,8 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
     text = [c for c in (detect_text_columns(raw["train"]) if text is None else text) if c not in dates]
     classes = _classes(labels, target) if task == "classification" else None
     template = Prepared(task, target, features, None, classes, 0.0, 1.0, {}, {}, {}, {}, digest, pick_device(device),
-                        notes, target_transform if task == "regression" else "standardize", text=text, dates=dates)
+                        notes, target_transform if task == "regression" else "standardize", text=text, dates=dates,
+                        groups=None if groups is None else {name: groups[idx] for name, idx in parts.items()})
     prepared = encode_table(template, raw, split_labels, numeric)
     prepared.columns = treatments(prepared.preprocessor, dropped)
     return prepared

@@ -113,6 +113,9 @@ class Split(Strict):
     """Fraction of rows held out for the one final score of the champion."""
     seed: int = Field(0, ge=0, le=MAX_SEED)
     """Seed of the split: the same seed gives the same rows in every split."""
+    group: str | None = None
+    """A column whose rows belong together (a person, a store): each value's rows in one split and one
+    cross-validation fold, so test scores are for unseen groups; the column is then no feature."""
 
     @model_validator(mode="after")
     def _leave_training_rows(self) -> Split:

@@ -22,7 +22,7 @@ def load_data(spec: StudySpec) -> Prepared:
     split = spec.data.split
     data = prepare(spec.data.source, spec.data.target, spec.task, split.val, split.test, split.seed,
                    spec.train.device, spec.data.target_transform, kind=spec.data.kind, text=spec.data.text,
-                   drop=spec.data.drop)
+                   drop=spec.data.drop, group=split.group)
     data.columns = with_scaling(data.columns, list(values_of(spec.data.numeric)))
     return data
 
