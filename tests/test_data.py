@@ -111,6 +111,13 @@ def test_numbers_written_as_text_are_read_as_numbers(tmp_path) -> None:
     assert list(read["code"]) == ["1,2", "3,4", "5,6", "7,8", "9,0"]
     table.assign(price=table["price"].fillna("call us")).to_csv(tmp_path / "mixed.csv", index=False)
     assert read_table(tmp_path / "mixed.csv")["price"].iloc[4] == "€ 7"  # one word among them: text, as written
+    # UCI's tables write ? for a missing number: the column is numbers, the ? missing; among words, a category
+    placeholders = pd.DataFrame({"age": ["39", "?", "52", "-"], "job": ["clerk", "?", "cook", "clerk"],
+                                 "all": ["?"] * 4, "y": range(4)})
+    placeholders.to_csv(tmp_path / "uci.csv", index=False)
+    uci = read_table(tmp_path / "uci.csv")
+    np.testing.assert_array_equal(uci["age"], [39.0, np.nan, 52.0, np.nan])
+    assert list(uci["job"]) == ["clerk", "?", "cook", "clerk"] and list(uci["all"]) == ["?"] * 4
     table.to_parquet(tmp_path / "t.parquet")  # digits a Parquet file keeps as text were kept so on purpose
     assert list(read_table(tmp_path / "t.parquet")["zip"]) == ["02134", "10001", "94105", "60601", "30301"]
     assert read_table(tmp_path / "t.parquet")["price"].iloc[0] == 1234.56

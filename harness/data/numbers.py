@@ -1,4 +1,5 @@
-"""Numbers written as text, as spreadsheets export them: `$1,234.56`, `12%`, `(1,000)`, `€ 99`.
+"""Numbers written as text, as spreadsheets export them: `$1,234.56`, `12%`, `(1,000)`, `€ 99`; and `?`
+or `-` for a missing one.
 
 Read as text they would be one-hot categories (a value each, nothing learned between them). A column whose
 every value is a number written so is read as numbers when a table is read (training and `harness
@@ -17,6 +18,8 @@ FORMATTED = (r"\s*(?P<open>\()?\s*[+-]?\s*[$€£¥]?\s*[+-]?"
              r"(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)"
              r"\s*(?:%|[$€£¥])?\s*(?(open)\))\s*")
 MARKS = r"[$€£¥%(,]"  # what sets a number written as text apart from digits kept as text
+# What some tables write for a missing number (UCI's sets write `?`); pandas already reads NA, N/A, null.
+PLACEHOLDERS = ("?", "-", "--", "\u2014", ".", "n.a.", "n/a.")
 LOOKED_AT = 1000  # values tried first: a column of names fails on its first values, not after a million
 
 
@@ -42,25 +45,28 @@ def _parse(written: pd.Series) -> pd.Series:
 
 
 def formatted_number_columns(frame: pd.DataFrame) -> list[str]:
-    """The text columns whose every value is a number written as text, with a currency symbol, a percent
-    sign, a thousands separator or parentheses in some: plain digits kept as text (a Parquet column of zip
-    codes, say) were kept so on purpose."""
+    """The text columns whose every value is a number written as text or a placeholder for a missing one
+    (`?`, `-`), with a currency symbol, a percent sign, a thousands separator, parentheses or a placeholder
+    in some: plain digits kept as text (a Parquet column of zip codes, say) were kept so on purpose."""
     found = []
     for name in frame.columns:
         column = frame[name]
         if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             continue
-        first = column.head(LOOKED_AT).dropna().astype(str)
-        if not first.str.fullmatch(FORMATTED).all():
+        first = column.head(LOOKED_AT).dropna().astype(str).str.strip()
+        if not (first.str.fullmatch(FORMATTED) | first.isin(PLACEHOLDERS)).all():
             continue
-        values = column.dropna().astype(str)
-        if not values.empty and values.str.fullmatch(FORMATTED).all() and values.str.contains(MARKS).any():
+        values = column.dropna().astype(str).str.strip()
+        placeholder = values.isin(PLACEHOLDERS)
+        numbers = values[~placeholder]
+        if not numbers.empty and numbers.str.fullmatch(FORMATTED).all() and (
+                placeholder.any() or numbers.str.contains(MARKS).any()):
             found.append(name)
     return found
 
 
 def read_formatted_numbers(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with its columns of numbers written as text read as numbers."""
+    """`frame` with its columns of numbers written as text read as numbers, placeholders as missing."""
     for name in formatted_number_columns(frame):
         frame[name] = to_numbers(frame[name])
     return frame
