@@ -158,6 +158,10 @@ def test_a_repeated_id_is_pointed_out_and_a_bad_group_column_refused(tmp_path) -
     data = prepare(str(tmp_path / "panel.csv"), "y", "regression", 0.2, 0.2, seed=0, device="cpu")
     assert any("'person_id' is named like an id and repeats its values (60 values, 5.0 rows each)" in note
                and "data.split.group: person_id" in note for note in data.notes)
+    codes = panel().assign(yes_no=lambda f: f["x"] > 0, nr=lambda f: f["person_id"])  # a code; a person's number
+    codes.to_csv(tmp_path / "codes.csv", index=False)
+    notes = prepare(str(tmp_path / "codes.csv"), "y", "regression", 0.2, 0.2, seed=0, device="cpu").notes
+    assert not any("'yes_no'" in n for n in notes) and any("'nr' is named like an id" in n for n in notes)
     for group, message in (("nope", "data.split.group: column 'nope' is not in"), ("y", "'y' is the target")):
         with pytest.raises(HarnessError, match=message):
             prepare(str(tmp_path / "panel.csv"), "y", "regression", 0.2, 0.2, seed=0, device="cpu", group=group)

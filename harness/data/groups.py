@@ -16,6 +16,7 @@ from harness.data.profile import ID_NAME
 from harness.errors import HarnessError
 
 MIN_GROUPS = 3  # one for each split
+HINT_MIN_GROUPS = 10  # fewer values are more likely a code (a `yes_no`) than people or stores
 
 
 def group_labels(frame: pd.DataFrame, column: str, target: str, source: str) -> np.ndarray:
@@ -62,7 +63,7 @@ def group_hints(frame: pd.DataFrame, features: list[str]) -> list[str]:
         if not ID_NAME.search(str(name)) or column.empty:
             continue
         distinct = column.nunique()
-        if 1 < distinct <= len(column) / 2:
+        if HINT_MIN_GROUPS <= distinct <= len(column) / 2:
             hints.append(f"warning: column {name!r} is named like an id and repeats its values ({distinct} values, "
                          f"{len(column) / distinct:.1f} rows each): if rows with one {name} belong together, a "
                          f"random split puts them in training and test alike; data.split.group: {name} keeps "

@@ -13,7 +13,8 @@ import pandas as pd
 from harness.data.columns import TEXT_MIN_WORDS, is_date, is_number
 from harness.data.scaling import describe_scaler, describe_scalings
 
-ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|key|index)$|^(id|uuid)[_\s-]|[a-z]Id$", re.IGNORECASE)
+# id, key, index, and the number of a thing: `nr`, `no` (a person's `nr`, a row's `No`), alone or as a suffix
+ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|key|index|nr|no)$|^(id|uuid)[_\s-]|[a-z]Id$", re.IGNORECASE)
 MIN_ROWS_FOR_ID = 20  # fewer rows than this: all-distinct values are no evidence of an identifier
 NEAR_COPY = 0.98  # |rank correlation| (regression) or class purity (classification) above which we warn
 NEAR_COPY_ROWS = 100_000  # rows looked at (a sample of a larger table)
