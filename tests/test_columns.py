@@ -1,7 +1,8 @@
 """Columns: dates become numeric parts inside the packaged preprocessor, identifiers and columns that cannot
 tell rows apart (empty, one value) are dropped in quick mode with the reason, a column empty in the training
 rows is left out quietly, `data.drop` / `--drop` leave columns out (and the model does not ask for them), a
-near-copy of the target is warned about, and predictions carry a key column and `--keep` columns."""
+near-copy of the target is warned about, predictions carry a key column and `--keep` columns, and a split
+by group (`data.split.group`) runs through a whole quick-mode study."""
 
 from __future__ import annotations
 
@@ -156,3 +157,22 @@ def test_quick_mode_reports_columns_drops_ids_and_predictions_keep_keys(workdir:
     assert bad.returncode == 2 and "--keep colour: the input has no such column" in bad.stderr
     refused = run_cli("study", "--data", "sales.csv", "--target", "units", "--drop", "units", check=False)
     assert refused.returncode == 2 and "that is the target" in refused.stderr
+
+
+@pytest.mark.slow
+def test_quick_mode_split_by_group_cross_validates_by_group_and_the_model_needs_no_group(workdir: Path) -> None:
+    """`--set data.split.group=person_id` through a whole quick-mode study: its 5 folds (fold processes,
+    GroupKFold) and the champion, which predicts on rows that have no person_id."""
+    rng = np.random.default_rng(0)
+    person = np.repeat(np.arange(40), 5)
+    frame = pd.DataFrame({"person_id": person, "x": rng.normal(size=200), "shop": rng.choice(["a", "b"], 200)})
+    frame["y"] = frame["x"] + rng.normal(size=40)[person]
+    frame.to_csv(workdir / "panel.csv", index=False)
+    out = run_cli("study", "--data", "panel.csv", "--target", "y", "--trials", "2", "--set", "train.epochs=5",
+                  "--set", "data.split.group=person_id").stdout
+    assert "rows split by group: 40 groups (train 24, val 8, test 8)" in out
+    assert re.search(r"person_id\s+dropped\s+groups the split \(data.split.group\)", out)
+    assert "5-fold cross-validation" in out and "is named like an id" not in out
+    frame.drop(columns=["person_id", "y"]).head(5).to_csv(workdir / "new.csv", index=False)
+    run_cli("predict", "models:/panel@champion", "new.csv", "-o", "out.csv")
+    assert len(pd.read_csv(workdir / "out.csv")) == 5
