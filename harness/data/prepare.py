@@ -157,7 +157,7 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
     frame, dropped = _drop_columns(frame, target, drop or [], source)
     notes = []
     if group is not None:
-        group_labels(frame, group, target, source)  # the column is there and is not the target
+        _check_group_column(frame, group, target, source)
         dropped[group] = "groups the split (data.split.group): each value's rows in one split"
     features = [c for c in frame.columns if c not in (target, group)]
     check_numbers(frame, features, "data.source")  # before any row is dropped, so row numbers match the file
@@ -187,7 +187,7 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
     notes += near_copies(frame, target, task)
     if group is None:
         notes += group_hints(frame, features)
-    groups = group_labels(frame, group, target, source) if group is not None else None
+    groups = group_labels(frame, group) if group is not None else None
     raw_features = as_model_input(frame[features])
     labels = frame[target].to_numpy().copy()  # not a view that would keep the whole table alive
 
@@ -262,13 +262,26 @@ def _drop_columns(frame: pd.DataFrame, target: str, drop: list[str] | dict[str, 
     drop = list(reasons)
     unknown = [c for c in drop if c not in frame.columns]
     if unknown:
-        shown = ", ".join(map(str, frame.columns[:20])) + (" ..." if len(frame.columns) > 20 else "")
-        raise HarnessError(f"data.drop: column {unknown[0]!r} is not in {source}; its columns are: {shown}")
+        raise HarnessError(f"data.drop: column {unknown[0]!r} is not in {source}; its columns are: "
+                           f"{_columns_shown(frame)}")
     if target in drop:
         raise HarnessError(f"data.drop: {target!r} is the target; it cannot be dropped")
     if len(drop) >= frame.shape[1] - 1:
         raise HarnessError(f"data.drop: dropping {', '.join(drop)} leaves no feature column besides the target")
     return frame.drop(columns=drop), reasons
+
+
+def _check_group_column(frame: pd.DataFrame, group: str, target: str, source: str) -> None:
+    """data.split.group names a column of the table other than the target."""
+    if group not in frame.columns:
+        raise HarnessError(f"data.split.group: column {group!r} is not in {source}; its columns are: "
+                           f"{_columns_shown(frame)}")
+    if group == target:
+        raise HarnessError(f"data.split.group: {group!r} is the target; name the column whose rows belong together")
+
+
+def _columns_shown(frame: pd.DataFrame) -> str:
+    return ", ".join(map(str, frame.columns[:20])) + (" ..." if len(frame.columns) > 20 else "")
 
 
 def _class_targets(labels: np.ndarray, split_labels: dict[str, np.ndarray], target: str,
