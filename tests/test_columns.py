@@ -48,6 +48,16 @@ def test_dates_are_detected_and_parsed_into_numbers() -> None:
     assert len(names) == 3 + 2 + 5  # order_id, price, units_x2 numeric; store one-hot; the date's parts
 
 
+def test_dates_with_a_zone_across_summer_time_are_one_date_column() -> None:
+    """Winter dates at +01:00 and summer ones at +02:00: pandas refuses the mix unless told to use UTC."""
+    when = pd.Timestamp("2021-01-01", tz="Europe/Paris") + pd.to_timedelta(np.arange(0, 400, 10), unit="D")
+    for column in (pd.Series(when), pd.Series(when.astype(str))):  # Parquet's zoned dtype, and a CSV's text
+        assert is_date(column)
+        assert detect_date_columns(pd.DataFrame({"when": column, "n": range(len(column))})) == ["when"]
+    parts = date_parts(pd.DataFrame({"when": when.astype(str)}))
+    assert not np.isnan(parts).any() and parts[-1, 0] == 2022  # 390 days on: February 2022
+
+
 def test_identifiers_and_near_copies_are_found() -> None:
     frame = sales()
     found = identifiers(frame.drop(columns=["units"]))

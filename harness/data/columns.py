@@ -71,7 +71,8 @@ def is_date(column: pd.Series) -> bool:
     sample = values.sample(min(len(values), DATE_SAMPLE), random_state=0)
     if sample.str.match(DATE_SHAPE).mean() < DATE_MIN_SHARE:
         return False
-    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    # utc: dates with their offsets (a zone's summer and winter time) parse as one column, not an error
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)
     return parsed.notna().mean() >= DATE_MIN_SHARE
 
 
