@@ -201,3 +201,22 @@ def test_the_budget_is_a_tenth_of_the_expected_study_and_bounds_only_large_data(
     short = bounds(spec.model_copy(update={"study": spec.study.model_copy(update={"trials": 1})}), 1_000_000, 20,
                    None, 500)  # one trial: too little time for every row
     assert short.rows is not None and 1000 <= short.rows < 1_000_000 and short.boosting_iterations == 20
+
+
+def test_a_bounded_sample_of_many_classes_keeps_a_row_of_each() -> None:
+    """200 classes, some of two rows: 1,000 random rows of 2,800 would miss some, and boosting then refused
+    the validation rows of a class it had not seen (a traceback before the first trial)."""
+    from harness.record.baselines import _sample
+
+    rng = np.random.default_rng(0)
+    labels = np.concatenate([np.repeat(np.arange(150), 18), np.repeat(np.arange(150, 200), 2)])
+    features = np.column_stack([labels, rng.normal(size=(len(labels), 2))])  # the first feature names the class
+    X, y = {"train": features, "val": np.zeros((2, 3))}, {"train": labels, "val": labels[:2]}
+    plain = _sample(X, y, 1000, seed=0)[1]["train"]
+    assert len(np.unique(plain)) < 200  # what a random sample does
+    sampled_X, sampled_y = _sample(X, y, 1000, seed=0, every_class=True)
+    assert len(sampled_y["train"]) == 1000 and len(np.unique(sampled_y["train"])) == 200
+    assert sampled_X["train"].shape == (1000, 3) and sampled_X["val"] is X["val"]
+    assert (sampled_X["train"][:, 0] == sampled_y["train"]).all()  # each row with its own label
+    assert len({tuple(r) for r in sampled_X["train"]}) == 1000  # no row twice
+    assert _sample(X, y, None, seed=0, every_class=True)[1]["train"] is labels

@@ -48,11 +48,18 @@ class Baseline:
     bound: str | None = None  # how the budget bounded it, if it did
 
 
-def _sample(X: dict, y: dict, rows: int | None, seed: int) -> tuple[dict, dict]:
-    """The training split cut to `rows` random rows (the others untouched); as it is when rows is None."""
+def _sample(X: dict, y: dict, rows: int | None, seed: int, every_class: bool = False) -> tuple[dict, dict]:
+    """The training split cut to `rows` random rows (the others untouched); as it is when rows is None.
+    With `every_class`, a row of each class is among them: boosting refuses a validation class it was
+    not trained on, and with many classes a random sample often misses a rare one."""
     if rows is None or rows >= len(y["train"]):
         return X, y
-    keep = np.sort(np.random.default_rng(seed).choice(len(y["train"]), rows, replace=False))
+    order = np.random.default_rng(seed).permutation(len(y["train"]))
+    if every_class:
+        first = order[np.unique(y["train"][order], return_index=True)[1]]  # each class's first row in `order`
+        order = np.concatenate([first, order[~np.isin(order, first)]])
+        rows = max(rows, len(first))
+    keep = np.sort(order[:rows])
     return {**X, "train": X["train"][keep]}, {**y, "train": y["train"][keep]}
 
 
@@ -113,7 +120,7 @@ def fit_classification(data, seed: int = 0, limit: Bounds | None = None) -> list
 
     X = _arrays(data)
     y = {s: v.detach().cpu().numpy() for s, v in data.y.items()}
-    X, y = _sample(X, y, limit and limit.rows, seed)
+    X, y = _sample(X, y, limit and limit.rows, seed, every_class=True)
     max_iter = (limit and limit.boosting_iterations) or HGB_MAX_ITER
     n_classes = len(data.classes)
     out = []
