@@ -74,3 +74,21 @@ def test_python_api_matches_the_cli(workdir: Path) -> None:
     rows = load_breast_cancer(as_frame=True).frame.drop(columns=["target"]).head(4)
     labels = model.predict(rows)["prediction"]
     assert set(labels) <= {"malignant", "benign"}
+
+
+def test_many_classes_decode_into_one_frame_without_pandas_warnings() -> None:
+    """150 classes: a probability column each, built at once (pandas warned of a fragmented frame past 100
+    columns added one by one, at every prediction)."""
+    import warnings
+
+    from harness.serve.predictor import Predictor
+
+    classes = [f"c{i}" for i in range(150)]
+    predictor = Predictor(None, None, {}, {"task": "classification", "classes": classes})
+    logits = np.random.default_rng(0).normal(size=(4, 150))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = predictor.decoded(logits)
+    assert list(out.columns) == ["prediction"] + [f"proba_{c}" for c in classes]
+    assert list(out["prediction"]) == [classes[i] for i in logits.argmax(1)]
+    np.testing.assert_allclose(out.iloc[:, 1:].sum(axis=1), 1.0)

@@ -93,7 +93,6 @@ class Predictor:
             return pd.DataFrame({"prediction": values})
         proba = probabilities(torch.as_tensor(out)).numpy().astype(np.float64)
         classes = self.meta["classes"]
-        result = pd.DataFrame({"prediction": [classes[i] for i in proba.argmax(1)]})
-        for i, label in enumerate(classes):
-            result[f"proba_{label}"] = proba[:, i]
-        return result
+        columns = {"prediction": [classes[i] for i in proba.argmax(1)]}
+        columns.update({f"proba_{label}": proba[:, i] for i, label in enumerate(classes)})
+        return pd.DataFrame(columns)  # at once: a column at a time fragments the frame (pandas warns past 100)
