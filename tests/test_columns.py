@@ -69,6 +69,12 @@ def test_identifiers_and_near_copies_are_found() -> None:
     assert len(warnings) == 1 and "'units_x2' nearly copies the target 'units'" in warnings[0]
     labels = pd.DataFrame({"grade": ["a", "b"] * 20, "level": ["high", "low"] * 20, "noise": range(40)})
     assert "'grade' nearly copies" in near_copies(labels, "level", "classification")[0]
+    # 5 frauds in 300 rows: a store's value "gives the class" in 98.3% of rows, as guessing "no fraud" does
+    rare = pd.DataFrame({"store": list("abc") * 100, "fraud": [1] * 5 + [0] * 295})
+    assert near_copies(rare, "fraud", "classification") == []
+    rare["flagged"] = rare["fraud"].map({1: "yes", 0: "no"}).where(np.arange(300) != 100, "yes")  # one error
+    assert [w.split(" nearly")[0] for w in near_copies(rare, "fraud", "classification")] == \
+        ["warning: column 'flagged'"]
 
 
 def test_a_column_without_values_is_left_out_quietly_and_said_so() -> None:

@@ -17,6 +17,7 @@ from harness.data.scaling import describe_scaler, describe_scalings
 ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|key|index|nr|no)$|^(id|uuid)[_\s-]|[a-z]Id$", re.IGNORECASE)
 MIN_ROWS_FOR_ID = 20  # fewer rows than this: all-distinct values are no evidence of an identifier
 NEAR_COPY = 0.98  # |rank correlation| (regression) or class purity (classification) above which we warn
+NEAR_COPY_ERRORS = 0.25  # classification: a copy's errors, at most this share of guessing the most frequent class's
 NEAR_COPY_ROWS = 100_000  # rows looked at (a sample of a larger table)
 
 
@@ -71,8 +72,9 @@ def _shown(value) -> str:
 
 def near_copies(frame: pd.DataFrame, target: str, task: str) -> list[str]:
     """One warning per feature that nearly copies the target: a rank correlation of 0.98 or more with a
-    numeric target, or (classification) values that each point to one class in 98% or more of the rows
-    while taking far fewer values than there are rows."""
+    numeric target, or (classification) values that each point to one class in 98% or more of the rows,
+    with a quarter of the errors of always guessing the most frequent class or fewer, while taking far fewer values than
+    there are rows."""
     frame = frame.sample(NEAR_COPY_ROWS, random_state=0) if len(frame) > NEAR_COPY_ROWS else frame
     y = frame[target]
     found = []
@@ -91,7 +93,10 @@ def near_copies(frame: pd.DataFrame, target: str, task: str) -> list[str]:
         elif task == "classification" and x[known].nunique() <= known.sum() / 2:
             pairs = pd.DataFrame({"x": x[known].astype(str), "y": y[known].astype(str)})
             purity = pairs.groupby("x")["y"].agg(lambda v: v.value_counts().iloc[0]).sum() / len(pairs)
-            if purity >= NEAR_COPY and pairs["x"].nunique() > 1:
+            # Against the most frequent class: at 98% of one class any column "gives the class" in 98% of
+            # rows; a copy also takes away most of the errors that guessing that class makes.
+            majority = pairs["y"].value_counts().iloc[0] / len(pairs)
+            if purity >= NEAR_COPY and 1 - purity <= NEAR_COPY_ERRORS * (1 - majority) and pairs["x"].nunique() > 1:
                 found.append(f"warning: column {name!r} nearly copies the target {target!r} "
                              f"(its value gives the class in {purity:.1%} of rows); {_advice(name)}")
     return found
