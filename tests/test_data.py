@@ -21,6 +21,22 @@ def test_task_inference() -> None:
     assert infer_task(pd.Series([0, 1, 2, 1])) == "classification"
     assert infer_task(pd.Series(np.arange(100) * 1000)) == "regression"
     assert infer_task(pd.Series([0.5, 1.5])) == "regression"
+    assert infer_task(pd.Series([0.0, 1.0, np.nan, 1.0])) == "classification"  # 0/1 beside a blank: floats
+    assert infer_task(pd.Series(np.arange(100) * 1000.0)) == "regression"
+
+
+def test_a_zero_one_target_with_blanks_is_classes_zero_and_one(tmp_path) -> None:
+    """pandas reads a 0/1 column with an empty cell as 0.0/1.0; it was studied as a regression."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    target = np.where(x > 0, "1", "0").astype(object)
+    target[::25] = ""
+    path = tmp_path / "survived.csv"
+    pd.DataFrame({"x": x, "survived": target}).to_csv(path, index=False)
+    data = prepare(str(path), "survived", "auto", 0.2, 0.2, seed=0, device="cpu")
+    assert data.task == "classification" and data.classes == [0, 1]
+    assert all(type(c) is int for c in data.classes)
+    assert sum(len(v) for v in data.labels.values()) == 192  # the 8 rows without a target dropped
 
 
 def test_splits_are_reproducible_disjoint_and_stratified() -> None:

@@ -33,6 +33,7 @@ from harness.data.target import (
     encode_target,
     fit_target_scale,
     infer_task,
+    is_whole,
 )
 from harness.data.values import (
     MIN_CLASS_ROWS,
@@ -173,6 +174,8 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
         raise HarnessError(f"data.source: every column besides the target {target!r} is empty in the rows that "
                            f"have a target ({shown}); the network needs at least one feature with values")
     task = infer_task(frame[target]) if task == "auto" else task
+    if task == "classification" and pd.api.types.is_float_dtype(frame[target]) and is_whole(frame[target]):
+        frame[target] = frame[target].astype(np.int64)  # classes 0 and 1, as written, not 0.0 and 1.0
     if task == "regression" and not pd.api.types.is_numeric_dtype(frame[target]):
         raise HarnessError(f"task: regression needs a numeric target, but {target!r} holds text; use task: classification")
     if task == "regression":

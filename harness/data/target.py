@@ -38,9 +38,18 @@ def fit_target_scale(train: np.ndarray, transform: str) -> tuple[float, float]:
 
 
 def infer_task(target: pd.Series) -> str:
-    """Text, booleans and integers with few distinct values are classes; other numbers are regression."""
+    """Text, booleans and integers with few distinct values are classes; other numbers are regression.
+    Whole numbers read as floats (pandas reads 0/1 as 0.0/1.0 when a row has no target) count as integers."""
     if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
         return "classification"
-    if pd.api.types.is_integer_dtype(target) and target.nunique() <= MAX_INTEGER_CLASSES:
+    if is_whole(target) and target.nunique() <= MAX_INTEGER_CLASSES:
         return "classification"
     return "regression"
+
+
+def is_whole(values: pd.Series) -> bool:
+    """Integers, or floats whose every known value is a whole number."""
+    if pd.api.types.is_integer_dtype(values):
+        return True
+    known = values.dropna().to_numpy()
+    return pd.api.types.is_float_dtype(values) and len(known) > 0 and bool(np.all(np.mod(known, 1) == 0))
