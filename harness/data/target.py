@@ -52,4 +52,5 @@ def is_whole(values: pd.Series) -> bool:
     if pd.api.types.is_integer_dtype(values):
         return True
     known = values.dropna().to_numpy()
-    return pd.api.types.is_float_dtype(values) and len(known) > 0 and bool(np.all(np.mod(known, 1) == 0))
+    return (pd.api.types.is_float_dtype(values) and len(known) > 0 and bool(np.isfinite(known).all())
+            and bool((known == np.floor(known)).all()))  # an infinite value is the number check's to refuse
