@@ -87,6 +87,28 @@ def test_parquet_source(tmp_path) -> None:
     assert prepare(str(path), "price", "auto", 0.2, 0.2, seed=0, device="cpu").task == "regression"
 
 
+def test_spaces_around_names_and_values_are_not_part_of_them(tmp_path) -> None:
+    """UCI's adult writes `39, State-gov, <=50K`: pandas kept ' income' as the name (so `--target income`
+    was not found) and ' State-gov' as the category, which a served 'State-gov' did not match."""
+    from harness.data.sources import as_text
+
+    houses = pd.read_csv(HOUSES)
+    lines = [", ".join(houses.columns)] + [
+        ", ".join(f" {v} " if isinstance(v, str) else str(v) for v in row) for row in houses.itertuples(index=False)]
+    lines[5] = lines[5].replace(" no ", "   ", 1)  # a cell of spaces only is a missing value
+    (tmp_path / "padded.csv").write_text("\n".join(lines) + "\n")
+    read = read_table(tmp_path / "padded.csv")
+    assert list(read.columns) == list(houses.columns)
+    first_no = next(c for c in houses.columns if houses[c].iloc[4] == "no")
+    assert pd.isna(read.loc[4, first_no])
+    houses.loc[4, first_no] = np.nan
+    pd.testing.assert_frame_equal(read, houses, check_dtype=False)
+    assert prepare(str(tmp_path / "padded.csv"), "aircon", "auto", 0.2, 0.2, seed=0, device="cpu").classes == \
+        ["no", "yes"]
+    served = as_text(pd.Series([" Private", "Private ", None, 3]))  # a served model's text columns alike
+    assert list(served[[0, 1, 3]]) == ["Private", "Private", "3"] and pd.isna(served[2])
+
+
 @pytest.mark.parametrize("sep, decimal", [(";", ","), (";", "."), ("\t", "."), ("|", ".")],
                          ids=["semicolons and decimal commas", "semicolons", "tabs in a .csv", "pipes"])
 def test_a_csv_written_with_another_separator_is_read_as_written(tmp_path, sep: str, decimal: str) -> None:

@@ -64,8 +64,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 def _read_csv(path: Path, sep: str, decimal: str = ".", thousands: str | None = None) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands)
-        header = pd.read_csv(path, sep=sep, header=None, nrows=1).iloc[0].tolist()  # names as written
+        # skipinitialspace: a file written with ", " between values (UCI's adult) has names and values
+        # without that space, so `--target income` finds ' income' and a served 'Private' matches ' Private'
+        frame = pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands, skipinitialspace=True)
+        header = pd.read_csv(path, sep=sep, header=None, nrows=1, skipinitialspace=True).iloc[0].tolist()
     except UnicodeDecodeError:
         raise HarnessError(_not_utf8(path)) from None
     except pd.errors.EmptyDataError:
@@ -73,10 +75,22 @@ def _read_csv(path: Path, sep: str, decimal: str = ".", thousands: str | None = 
                            "data") from None
     except Exception as err:  # pandas raises many types for a malformed file
         raise HarnessError(f"cannot read {path} as a {path.suffix[1:]} table: {err}") from None
+    header = [n.strip() if isinstance(n, str) else n for n in header]  # names as written, spaces aside
     repeated = sorted({str(n) for n in header if header.count(n) > 1})
     if repeated:
         raise HarnessError(f"{path}: column name(s) {', '.join(map(repr, repeated))} appear more than once in the "
                            "header; give every column its own name")
+    return _unpadded(frame)
+
+
+def _unpadded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Names and text values without spaces around them ('no ' is 'no'; blank is missing), as the
+    packaged model reads text (as_text): a category written with a space is the same category."""
+    frame.columns = [n.strip() if isinstance(n, str) else n for n in frame.columns]
+    for name in frame.columns:
+        if pd.api.types.is_string_dtype(frame[name]):  # a CSV's text: str values, NaN where missing
+            values = frame[name].str.strip()
+            frame[name] = values.where(values != "")
     return frame
 
 
@@ -150,8 +164,9 @@ def release_arrow_memory() -> None:
 
 
 def as_text(values: pd.Series) -> pd.Series:
-    """A column as the packaged model reads non-numeric data: str values, missing ones as None."""
-    return values.astype(object).where(values.notna(), None).map(lambda v: v if v is None else str(v))
+    """A column as the packaged model reads non-numeric data: str values without spaces around them (a
+    table's are stripped when read), missing ones as None."""
+    return values.astype(object).where(values.notna(), None).map(lambda v: v if v is None else str(v).strip())
 
 
 def load_source(source: str, target: str | None, seed: int) -> tuple[pd.DataFrame, str]:
