@@ -251,3 +251,22 @@ def test_numbers_written_as_text_are_served_as_the_numbers_they_are(store, tmp_p
     out = run_cli("predict", URI, "in.csv", "-o", "out.csv", "--tracking-uri", store["uri"], cwd=tmp_path)
     assert "warning" not in out.stderr, out.stderr
     np.testing.assert_allclose(pd.read_csv(tmp_path / "out.csv")["prediction"], expected, rtol=1e-6)
+
+
+def test_a_placeholder_for_a_missing_number_is_served_as_a_missing_number(store) -> None:
+    """`?`, `unknown`, `#DIV/0!` in a number column, as the table a model was trained on may write them: the
+    same prediction as an empty cell, through the pyfunc model (it raised a ValueError) and through
+    `harness.predict`, which says a value was missing, not that text was found."""
+    model = harness.load_model(URI, store["uri"])
+    empty = model.predict(rows(lotsize=[(1, np.nan), (2, np.nan), (3, np.nan)]).drop(columns=["price"]))
+    written = rows(lotsize=[(1, "?"), (2, " Unknown "), (3, "#DIV/0!")])
+    np.testing.assert_allclose(model.predict(written.drop(columns=["price"]))["prediction"], empty["prediction"],
+                               rtol=1e-6)
+    with pytest.raises(Exception, match="takes numbers"):  # a word that is no placeholder is still refused
+        model.predict(rows(lotsize=(1, "big")).drop(columns=["price"]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        served = harness.predict(URI, written, store["uri"])["prediction"]
+    np.testing.assert_allclose(served, empty["prediction"], rtol=1e-6)
+    said = " ".join(str(w.message) for w in caught)
+    assert "'lotsize': 3 missing value(s)" in said and "text value" not in said, said

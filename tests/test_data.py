@@ -156,6 +156,10 @@ def test_numbers_written_as_text_are_read_as_numbers(tmp_path) -> None:
     uci = read_table(tmp_path / "uci.csv")
     np.testing.assert_array_equal(uci["age"], [39.0, np.nan, 52.0, np.nan])
     assert list(uci["job"]) == ["clerk", "?", "cook", "clerk"] and list(uci["all"]) == ["?"] * 4
+    # words people and spreadsheets write for a missing number, in any case
+    words = pd.DataFrame({"kids": ["2", "Unknown", "0", "#DIV/0!", "n/a", "3", "NONE"], "y": range(7)})
+    words.to_csv(tmp_path / "words.csv", index=False)
+    np.testing.assert_array_equal(read_table(tmp_path / "words.csv")["kids"], [2, np.nan, 0, np.nan, np.nan, 3, np.nan])
     table.to_parquet(tmp_path / "t.parquet")  # digits a Parquet file keeps as text were kept so on purpose
     assert list(read_table(tmp_path / "t.parquet")["zip"]) == ["02134", "10001", "94105", "60601", "30301"]
     assert read_table(tmp_path / "t.parquet")["price"].iloc[0] == 1234.56

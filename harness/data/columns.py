@@ -17,7 +17,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from harness.data.numbers import to_numbers
+from harness.data.numbers import is_placeholder, to_numbers
 from harness.data.scaling import numeric_scaler
 from harness.data.sources import as_text
 
@@ -183,8 +183,8 @@ def as_fitted_input(preprocessor: ColumnTransformer, features: pd.DataFrame) -> 
         if column not in numeric:
             out[column] = as_text(out[column])
             continue
-        values = to_numbers(out[column])  # `$1,234.56` too, as a table is read
-        text = values.isna() & out[column].notna()
+        values = to_numbers(out[column])  # `$1,234.56` too, as a table is read, and `?` as missing
+        text = values.isna() & out[column].notna() & ~is_placeholder(out[column])
         if text.any():
             raise ValueError(f"column {column!r} takes numbers, but holds {out[column][text].iloc[0]!r} "
                              f"({int(text.sum())} such value(s))")

@@ -1,5 +1,5 @@
-"""Numbers written as text, as spreadsheets export them: `$1,234.56`, `12%`, `(1,000)`, `€ 99`; and `?`
-or `-` for a missing one.
+"""Numbers written as text, as spreadsheets export them: `$1,234.56`, `12%`, `(1,000)`, `€ 99`; and `?`,
+`-`, `unknown` or `#DIV/0!` for a missing one.
 
 Read as text they would be one-hot categories (a value each, nothing learned between them). A column whose
 every value is a number written so is read as numbers when a table is read (training and `harness
@@ -18,8 +18,11 @@ FORMATTED = (r"\s*(?P<open>\()?\s*[+-]?\s*[$€£¥]?\s*[+-]?"
              r"(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)"
              r"\s*(?:%|[$€£¥])?\s*(?(open)\))\s*")
 MARKS = r"[$€£¥%(,]"  # what sets a number written as text apart from digits kept as text
-# What some tables write for a missing number (UCI's sets write `?`); pandas already reads NA, N/A, null.
-PLACEHOLDERS = ("?", "-", "--", "\u2014", ".", "n.a.", "n/a.")
+# What tables write for a missing number, in any case: UCI's sets write `?`, people `unknown`, and a
+# spreadsheet its formula errors (`#DIV/0!`). pandas itself reads only some spellings (NA, N/A, null).
+PLACEHOLDERS = frozenset({"?", "-", "--", "\u2014", ".", "n.a.", "n/a.", "n/a", "na", "nan", "none", "null", "nil",
+                          "unknown", "missing", "not available", "#n/a", "#na", "#value!", "#div/0!", "#num!",
+                          "#ref!", "#name?", "#null!"})
 LOOKED_AT = 1000  # values tried first: a column of names fails on its first values, not after a million
 
 
@@ -33,6 +36,13 @@ def to_numbers(values: pd.Series) -> pd.Series:
         written = written.where(written.str.fullmatch(FORMATTED))  # only a number has its marks stripped
         numbers[text] = _parse(written).to_numpy()  # by position: an index may repeat labels
     return numbers
+
+
+def is_placeholder(values: pd.Series) -> pd.Series:
+    """True where a value is written for a missing number (PLACEHOLDERS, whatever its case and spaces)."""
+    if pd.api.types.is_numeric_dtype(values):  # numbers already: nothing written
+        return pd.Series(False, index=values.index)
+    return values.astype(str).str.strip().str.lower().isin(PLACEHOLDERS) & values.notna()
 
 
 def _parse(written: pd.Series) -> pd.Series:
@@ -54,10 +64,10 @@ def formatted_number_columns(frame: pd.DataFrame) -> list[str]:
         if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             continue
         first = column.head(LOOKED_AT).dropna().astype(str).str.strip()
-        if not (first.str.fullmatch(FORMATTED) | first.isin(PLACEHOLDERS)).all():
+        if not (first.str.fullmatch(FORMATTED) | is_placeholder(first)).all():
             continue
         values = column.dropna().astype(str).str.strip()
-        placeholder = values.isin(PLACEHOLDERS)
+        placeholder = is_placeholder(values)
         numbers = values[~placeholder]
         if not numbers.empty and numbers.str.fullmatch(FORMATTED).all() and (
                 placeholder.any() or numbers.str.contains(MARKS).any()):

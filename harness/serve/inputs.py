@@ -21,7 +21,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 
 from harness.data.columns import numeric_columns
-from harness.data.numbers import to_numbers
+from harness.data.numbers import is_placeholder, to_numbers
 from harness.data.sources import as_text
 from harness.data.values import rows_text
 from harness.errors import HarnessError
@@ -99,8 +99,9 @@ def input_problems(model, raw: pd.DataFrame, cast: pd.DataFrame) -> list[InputPr
 
 def _number_problems(column: str, raw: pd.Series, cast: pd.Series, median: float) -> list[InputProblem]:
     fill = f"imputed with the training median {median:g}"
-    text = np.flatnonzero(cast.isna().to_numpy() & raw.notna().to_numpy())
-    missing = np.flatnonzero(raw.isna().to_numpy())
+    written = is_placeholder(raw).to_numpy()  # `?`, `unknown`: a missing value as the table wrote it
+    text = np.flatnonzero(cast.isna().to_numpy() & raw.notna().to_numpy() & ~written)
+    missing = np.flatnonzero(raw.isna().to_numpy() | written)
     problems = []
     if len(text):
         problems.append(InputProblem(column, f"text value(s) in a numeric column (e.g. {raw.iloc[text[0]]!r})",
