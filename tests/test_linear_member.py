@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -58,6 +59,8 @@ def test_the_ridge_member_is_scikit_learns_ridge_on_each_fold_with_the_alpha_its
     truth = selection_truth(spec, data)
     member = fit_linear_member(spec, data, truth)
     assert member.name == "ridge" and member.penalty in RIDGE_ALPHAS and len(member.predictor.members) == 3
+    assert member.numeric in ("robust", "standard")
+    data = data.variant(member.numeric)  # the scaling its folds preferred: the study's, or standardization
 
     expected, test = _ridge_reference(data, spec, member.penalty, data.raw["test"])
     np.testing.assert_allclose(member.values, expected, rtol=1e-4)
@@ -66,6 +69,28 @@ def test_the_ridge_member_is_scikit_learns_ridge_on_each_fold_with_the_alpha_its
     others = [regression_metrics(truth, _ridge_reference(data, spec, a, data.raw["test"][:1])[0])["rmse"]
               for a in RIDGE_ALPHAS]
     assert chosen == pytest.approx(min(others)) and len(set(np.round(others, 3))) > 1
+
+
+def test_a_straight_line_gets_a_member_on_standardized_inputs_when_the_study_clips_them(tmp_path: Path) -> None:
+    """y = 2x on heavy-tailed x: the study's robust scaling clips x's tails smoothly, which bends the line;
+    the member is offered standardized inputs too, and takes them, with the error of scikit-learn's ridge."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_t(3, size=300)
+    path = tmp_path / "line.csv"
+    pd.DataFrame({"x": x, "noise": rng.normal(size=300), "y": 2 * x + rng.normal(scale=0.01, size=300)}).to_csv(
+        path, index=False)
+    spec = build_spec({"name": "line", "data": {"source": str(path), "target": "y", "numeric": "robust"},
+                       "study": {"folds": 3}}, "line.yaml")
+    data = prepare(str(path), "y", "regression", 0.15, 0.15, 0, "cpu").variant("robust")
+    truth = selection_truth(spec, data)
+    member = fit_linear_member(spec, data, truth)
+    assert member.numeric == "standard" and "numeric standard" in member.describe()
+    standard = data.variant("standard")
+    expected, _ = _ridge_reference(standard, spec, member.penalty, data.raw["test"][:1])
+    np.testing.assert_allclose(member.values, expected, rtol=1e-4)
+    clipped = min(regression_metrics(truth, _ridge_reference(data, spec, a, data.raw["test"][:1])[0])["rmse"]
+                  for a in RIDGE_ALPHAS)
+    assert regression_metrics(truth, member.values)["rmse"] < clipped / 2  # both clamped to the folds' targets
 
 
 @pytest.mark.parametrize("source,folds", [("sklearn:breast_cancer", 1), ("sklearn:wine", 3)])

@@ -287,7 +287,8 @@ class Register(Strict):
     for multi-objective studies."""
     linear_member: bool = True
     """Tables: offer the ensemble a linear model too (ridge, or logistic regression), fitted on the trials'
-    own folds or training split with its penalty chosen on the same rows; it takes weight only when it
+    own folds or training split with its penalty and numeric scaling (the study's, or standardized) chosen
+    on the same rows; it takes weight only when it
     improves the ensemble on validation."""
 
     # Checked here, when the file loads: MLflow would refuse them only at registration, after every trial.

@@ -177,7 +177,8 @@ def choose_ensemble(study: optuna.Study, spec: StudySpec, data: Prepared, tracke
               "ensemble": val[f"val/{metric}"], "best_single": single, "candidates": labels,
               "rounds": selection.rounds, "temperature": temperature, "uncalibrated": score(averaged),
               "linear": None if linear is None else {"model": linear.name, linear.penalty_name: linear.penalty,
-                                                     "weight": linear_weight, f"val/{metric}": score(linear.values)}}
+                                                     "numeric": linear.numeric, "weight": linear_weight,
+                                                     f"val/{metric}": score(linear.values)}}
     champion = EnsembleChampion("", "", names, weights, val, metric, single, temperature)
     earlier = earlier_ensemble(tracker, experiment_id, parent_id, champion.tags["harness.ensemble"])
     if earlier is not None:  # a crown cut short made it already: the registry must get that run, not another
