@@ -1,4 +1,4 @@
-"""`harness study`: run or resume a study (a study file, or quick mode on a table), then the summary."""
+"""`harness study`: run or resume a study (a study file, or quick mode on a table or images), then the summary."""
 
 from __future__ import annotations
 
@@ -23,8 +23,11 @@ from harness.errors import HarnessError
 @app.command()
 def study(
     study_file: Optional[Path] = typer.Argument(None, help="Study file, e.g. experiments/house_prices.yaml."),
-    data: Optional[str] = typer.Option(None, "--data", help="Quick mode: a CSV/Parquet file, no study file needed."),
-    target: Optional[str] = typer.Option(None, "--target", help="Quick mode: the column to predict."),
+    data: Optional[str] = typer.Option(None, "--data", help="Quick mode: a CSV/Parquet file, or images (an .npz "
+                                      "with arrays images and labels, or a folder of a sub-folder per class); no "
+                                      "study file needed."),
+    target: Optional[str] = typer.Option(None, "--target", help="Quick mode: the column to predict (images: "
+                                        "the .npz array of labels, if not `labels`)."),
     task: str = typer.Option("auto", "--task", help="Quick mode: regression, classification or auto."),
     name: Optional[str] = typer.Option(None, "--name", help="Quick mode: study name (default: the file's name)."),
     trials: Optional[int] = typer.Option(None, "--trials", min=1, help="Trials to run now (overrides study.trials); "
@@ -51,8 +54,13 @@ def study(
     """Run (or resume) a study: every trial a child run in MLflow, the best one registered as champion."""
     if (study_file is None) == (data is None):
         fail("give a study file (harness study experiments/house_prices.yaml) or --data FILE --target COLUMN")
-    if data is not None and not target:
+    from harness.data.images import is_image_source
+
+    images = data is not None and is_image_source(data)  # an .npz or a folder: labelled already
+    if data is not None and not target and not images:
         fail(f"--data {data} needs --target COLUMN: the column to predict")
+    if drop and images:
+        fail(f"--drop is for tables; --data {data} is images")
     if task not in ("auto", "regression", "classification"):
         fail(f"--task must be auto, regression or classification, got {task!r}")
     if drop and study_file is not None:
@@ -77,6 +85,10 @@ def study(
             from harness.spec.schema import load_spec
 
             spec = load_spec(study_file, set_)
+        elif images:
+            from harness.spec.quick_images import quick_image_spec
+
+            spec = quick_image_spec(data, target, task, name, set_)
         else:
             from harness.spec.quick import quick_spec  # pandas: imported only when a table is read
 
