@@ -17,7 +17,7 @@ from harness.data.scaling import describe_scaler, describe_scalings
 ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|key|index|nr|no)$|^(id|uuid)[_\s-]|[a-z]Id$", re.IGNORECASE)
 MIN_ROWS_FOR_ID = 20  # fewer rows than this: all-distinct values are no evidence of an identifier
 NEAR_COPY = 0.98  # |rank correlation| (regression) or class purity (classification) above which we warn
-NEAR_COPY_ERRORS = 0.25  # classification: a copy's errors, at most this share of guessing the most frequent class's
+NEAR_COPY_ERRORS = 0.25  # classification: a copy errs at most this share as often as the most frequent class
 NEAR_COPY_ROWS = 100_000  # rows looked at (a sample of a larger table)
 
 
@@ -72,9 +72,9 @@ def _shown(value) -> str:
 
 def near_copies(frame: pd.DataFrame, target: str, task: str) -> list[str]:
     """One warning per feature that nearly copies the target: a rank correlation of 0.98 or more with a
-    numeric target, or (classification) values that each point to one class in 98% or more of the rows,
-    with a quarter of the errors of always guessing the most frequent class or fewer, while taking far fewer values than
-    there are rows."""
+    numeric target, or (classification) values that each point to one class in 98% or more of the rows
+    (and err a quarter as often as guessing the most frequent class, or less) while taking far fewer
+    values than there are rows."""
     frame = frame.sample(NEAR_COPY_ROWS, random_state=0) if len(frame) > NEAR_COPY_ROWS else frame
     y = frame[target]
     found = []

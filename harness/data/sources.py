@@ -64,8 +64,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 def _read_csv(path: Path, sep: str, decimal: str = ".", thousands: str | None = None) -> pd.DataFrame:
     try:
-        # skipinitialspace: a file written with ", " between values (UCI's adult) has names and values
-        # without that space, so `--target income` finds ' income' and a served 'Private' matches ' Private'
+        # skipinitialspace: a file written with ", " between values (UCI's adult) is read without those
+        # spaces: its column is 'income', not ' income', and its category 'Private', as a served row writes it
         frame = pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands, skipinitialspace=True)
         header = pd.read_csv(path, sep=sep, header=None, nrows=1, skipinitialspace=True).iloc[0].tolist()
     except UnicodeDecodeError:

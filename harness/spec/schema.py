@@ -288,8 +288,7 @@ class Register(Strict):
     linear_member: bool = True
     """Tables: offer the ensemble a linear model too (ridge, or logistic regression), fitted on the trials'
     own folds or training split with its penalty and numeric scaling (the study's, or standardized) chosen
-    on the same rows; it takes weight only when it
-    improves the ensemble on validation."""
+    on the same rows; it takes weight only when it improves the ensemble on validation."""
 
     # Checked here, when the file loads: MLflow would refuse them only at registration, after every trial.
     @field_validator("name")
