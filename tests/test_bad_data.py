@@ -60,7 +60,7 @@ CASES = [
     data_case("one class", csv(table(y="yes")), ["data.target", "single class 'yes'"]),
     data_case("a thousand classes", csv(pd.DataFrame({"x": np.arange(1000.0), "y": [f"id{i}" for i in range(1000)]})),
               ["data.target", "1000 classes in 1000 rows"]),
-    data_case("non-UTF-8 bytes", LATIN1.encode("latin-1"), ["data.csv", "not UTF-8", "line 2"]),
+    data_case("UTF-16 bytes", LATIN1.encode("utf-16"), ["data.csv", "not UTF-8", "line 1", "iconv -f utf-16"]),
     data_case("inf in a feature", csv(with_cell("x", 3, np.inf)), ["data.source", "'x'", "infinite", "row 4"]),
     data_case("1e308 in a feature", csv(with_cell("x", 5, 1e308)), ["data.source", "'x'", "too large", "row 6"]),
     data_case("inf in the target", csv(with_cell("y", 7, -np.inf)), ["data.target", "'y'", "infinite", "row 8"]),

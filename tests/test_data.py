@@ -87,6 +87,23 @@ def test_parquet_source(tmp_path) -> None:
     assert prepare(str(path), "price", "auto", 0.2, 0.2, seed=0, device="cpu").task == "regression"
 
 
+def test_a_windows_1252_csv_is_read_as_it_was_written_and_said_so(tmp_path) -> None:
+    """Excel on Windows saves "CSV" in Windows-1252: `Zürich` is the byte 0xfc, which UTF-8 refused."""
+    table = pd.DataFrame({"city": ["Zürich", "Genève", "Bern"] * 20, "x": np.arange(60) / 4,
+                          "y": np.arange(60) % 7})
+    for sep, decimal in ((",", "."), (";", ",")):  # a European file: semicolons and decimal commas too
+        table.to_csv(tmp_path / "cities.csv", index=False, sep=sep, decimal=decimal, encoding="cp1252")
+        read = read_table(tmp_path / "cities.csv")
+        pd.testing.assert_frame_equal(read, table, check_dtype=False)
+        assert read.attrs["encoding"] == "cp1252"
+    data = prepare(str(tmp_path / "cities.csv"), "y", "regression", 0.2, 0.2, seed=0, device="cpu")
+    assert "read cities.csv as Windows-1252 text (its bytes are not UTF-8)" in data.notes
+    table.to_csv(tmp_path / "utf8.csv", index=False)
+    assert "encoding" not in read_table(tmp_path / "utf8.csv").attrs
+    assert not any("Windows-1252" in n for n in prepare(str(tmp_path / "utf8.csv"), "y", "regression", 0.2, 0.2,
+                                                         seed=0, device="cpu").notes)
+
+
 def test_spaces_around_names_and_values_are_not_part_of_them(tmp_path) -> None:
     """UCI's adult writes `39, State-gov, <=50K`: pandas kept ' income' as the name (so `--target income`
     was not found) and ' State-gov' as the category, which a served 'State-gov' did not match."""

@@ -26,7 +26,7 @@ from harness.data.columns import (
 from harness.data.groups import group_hints, group_labels, group_split
 from harness.data.images import ImageScaler, check_image_folder, is_image_source, load_images
 from harness.data.profile import near_copies, treatments
-from harness.data.sources import load_source, release_arrow_memory
+from harness.data.sources import WINDOWS, load_source, release_arrow_memory
 from harness.data.target import (
     TARGET_TRANSFORMS,
     decode_target,
@@ -155,8 +155,9 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
     if kind == "table" and is_image_source(source):
         raise HarnessError(f"data.kind: {source} holds images, not a table; use data.kind: images (or auto)")
     frame, target = load_source(source, target, seed)
+    notes = [f"read {Path(source).name} as Windows-1252 text (its bytes are not UTF-8)"] \
+        if frame.attrs.get("encoding") == WINDOWS else []
     frame, dropped = _drop_columns(frame, target, drop or [], source)
-    notes = []
     if group is not None:
         _check_group_column(frame, group, target, source)
         dropped[group] = "groups the split (data.split.group): each value's rows in one split"

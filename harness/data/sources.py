@@ -24,6 +24,10 @@ LINEAR_WEIGHT, LINEAR_BIAS, LINEAR_ROWS = 0.7, 0.3, 1000
 CSV_SUFFIXES, PARQUET_SUFFIXES = (".csv", ".txt", ".tsv"), (".parquet", ".pq")
 # A .csv whose header has no comma but one of these was written with that separator, and is read with it.
 OTHER_SEPARATORS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+# A CSV that is not UTF-8 is read as Windows-1252, as Excel on Windows saves "CSV" in Western Europe and
+# the Americas (Montréal, Zürich), when its bytes are text in it; anything else is refused, saying how to
+# convert it.
+WINDOWS = "cp1252"
 # Numbers as a European CSV writes them: 3,75  -0,5  ,25  1,2e-3, with dots between thousands: 1.234,5
 DECIMAL_COMMA = r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d*),\d+(?:[eE][+-]?\d+)?"
 WHOLE = r"[+-]?\d+"
@@ -62,13 +66,18 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return read_formatted_numbers(frame)
 
 
-def _read_csv(path: Path, sep: str, decimal: str = ".", thousands: str | None = None) -> pd.DataFrame:
+def _read_csv(path: Path, sep: str, decimal: str = ".", thousands: str | None = None,
+              encoding: str = "utf-8") -> pd.DataFrame:
     try:
         # skipinitialspace: a file written with ", " between values (UCI's adult) is read without those
         # spaces: its column is 'income', not ' income', and its category 'Private', as a served row writes it
-        frame = pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands, skipinitialspace=True)
-        header = pd.read_csv(path, sep=sep, header=None, nrows=1, skipinitialspace=True).iloc[0].tolist()
+        frame = pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands, skipinitialspace=True,
+                            encoding=encoding)
+        header = pd.read_csv(path, sep=sep, header=None, nrows=1, skipinitialspace=True,
+                             encoding=encoding).iloc[0].tolist()
     except UnicodeDecodeError:
+        if encoding == "utf-8" and _windows_text(path):
+            return _read_csv(path, sep, decimal, thousands, WINDOWS)
         raise HarnessError(_not_utf8(path)) from None
     except pd.errors.EmptyDataError:
         raise HarnessError(f"{path} holds no table (only blank lines); a table needs a header row and rows of "
@@ -80,7 +89,23 @@ def _read_csv(path: Path, sep: str, decimal: str = ".", thousands: str | None = 
     if repeated:
         raise HarnessError(f"{path}: column name(s) {', '.join(map(repr, repeated))} appear more than once in the "
                            "header; give every column its own name")
-    return _unpadded(frame)
+    frame = _unpadded(frame)
+    if encoding != "utf-8":
+        frame.attrs["encoding"] = encoding  # prepare says so in the study's notes
+    return frame
+
+
+def _windows_text(path: Path) -> bool:
+    """Bytes that are text in Windows-1252, as Excel on Windows saves a CSV: no NUL byte (UTF-16 has them)
+    and none of the five bytes that code page leaves undefined."""
+    data = path.read_bytes()
+    if b"\x00" in data:
+        return False
+    try:
+        data.decode(WINDOWS)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _unpadded(frame: pd.DataFrame) -> pd.DataFrame:
@@ -106,7 +131,8 @@ def _read_text_table(path: Path, sep: str) -> pd.DataFrame:
                     and t.str.fullmatch(f"{DECIMAL_COMMA}|{WHOLE}").all()]
         if european:
             thousands = "." if any(t.str.fullmatch(DOT_THOUSANDS).any() for t in european) else None
-            frame = _read_csv(path, sep, decimal=",", thousands=thousands)
+            encoding = frame.attrs.get("encoding", "utf-8")
+            frame = _read_csv(path, sep, decimal=",", thousands=thousands, encoding=encoding)
     return frame
 
 
@@ -131,8 +157,10 @@ def _not_utf8(path: Path) -> str:
         return f"{path} is not UTF-8 text; save it as UTF-8"
     except UnicodeDecodeError as err:
         line = data[:err.start].count(b"\n") + 1
+        utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")  # UTF-16's byte-order mark
+        encoding = "utf-16" if utf16 else "<its encoding>"
         return (f"{path} is not UTF-8 text (byte 0x{data[err.start]:02x} on line {line}); save it as UTF-8, "
-                f"e.g. iconv -f latin1 -t utf-8 {path.name} > utf8.csv")
+                f"e.g. iconv -f {encoding} -t utf-8 {path.name} > utf8.csv")
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
