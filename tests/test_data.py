@@ -81,6 +81,25 @@ def test_bundled_and_synthetic_sources(source: str, task: str, classes: int | No
     assert (len(data.classes) if data.classes else None) == classes
 
 
+def test_a_parquet_list_column_is_left_out_or_refused_and_a_duration_is_seconds(tmp_path) -> None:
+    """Parquet keeps lists (and structs) in a cell and durations as timedelta: the list column was a
+    traceback (`unhashable type: 'numpy.ndarray'`), the duration text of the TF-IDF."""
+    from harness.spec.quick import quick_spec
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "events.parquet"
+    pd.DataFrame({"x": rng.normal(size=60), "tags": [["a", "b"][: i % 3] for i in range(60)],
+                  "took": pd.to_timedelta(np.arange(60), unit="h"), "y": rng.normal(size=60)}).to_parquet(path)
+    read = read_table(path)
+    assert read["took"].dtype == np.float64 and read["took"].iloc[2] == 7200.0
+    spec = quick_spec(str(path), "y")  # quick mode leaves the list column out and says why
+    assert list(spec.data.drop) == ["tags"] and "lists or mappings" in spec.data.drop["tags"]
+    with pytest.raises(HarnessError, match=r"column 'tags' .* holds lists or mappings .* data.drop: \[tags\]"):
+        prepare(str(path), "y", "regression", 0.2, 0.2, seed=0, device="cpu")  # a study file must drop it
+    data = prepare(str(path), "y", "regression", 0.2, 0.2, seed=0, device="cpu", drop=["tags"])
+    assert ("took", "numeric") in [(c, kind) for c, kind, _ in data.columns]
+
+
 def test_parquet_source(tmp_path) -> None:
     path = tmp_path / "houses.parquet"
     pd.read_csv(HOUSES).to_parquet(path)

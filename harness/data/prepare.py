@@ -25,7 +25,7 @@ from harness.data.columns import (
 )
 from harness.data.groups import group_hints, group_labels, group_split
 from harness.data.images import ImageScaler, check_image_folder, is_image_source, load_images
-from harness.data.profile import near_copies, treatments
+from harness.data.profile import near_copies, nested, treatments
 from harness.data.sources import WINDOWS, load_source, release_arrow_memory
 from harness.data.target import (
     TARGET_TRANSFORMS,
@@ -158,6 +158,11 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
     notes = [f"read {Path(source).name} as Windows-1252 text (its bytes are not UTF-8)"] \
         if frame.attrs.get("encoding") == WINDOWS else []
     frame, dropped = _drop_columns(frame, target, drop or [], source)
+    unreadable = nested(frame.drop(columns=[target]))
+    if unreadable:
+        name, why = next(iter(unreadable.items()))
+        raise HarnessError(f"data.source: column {name!r} of {source} holds {why}; flatten it into columns of "
+                           f"numbers or text, or leave it out with data.drop: [{', '.join(unreadable)}]")
     if group is not None:
         _check_group_column(frame, group, target, source)
         dropped[group] = "groups the split (data.split.group): each value's rows in one split"

@@ -52,6 +52,19 @@ def identifiers(features: pd.DataFrame) -> dict[str, str]:
     return found
 
 
+def nested(features: pd.DataFrame) -> dict[str, str]:
+    """{column: reason} for each column whose cells hold lists, arrays or mappings (a Parquet list or struct
+    column): no encoder here reads them, and counting their values fails on them."""
+    found = {}
+    for name in features.columns:
+        if features[name].dtype != object:
+            continue
+        first = features[name].dropna().head(1)
+        if len(first) and isinstance(first.iloc[0], (list, tuple, dict, set, np.ndarray)):
+            found[str(name)] = f"lists or mappings in its cells (e.g. {_shown(first.iloc[0])}): no encoder reads them"
+    return found
+
+
 def uninformative(features: pd.DataFrame) -> dict[str, str]:
     """{column: reason} for each column that cannot tell one row from another: no value at all, or one
     value throughout (missing cells are imputed with that same value, so they tell nothing either)."""

@@ -180,6 +180,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     if repeated:
         raise HarnessError(f"{path}: column name(s) {', '.join(map(repr, repeated))} appear more than once; give "
                            "every column its own name")
+    for name in frame.columns:
+        if pd.api.types.is_timedelta64_dtype(frame[name]):  # a duration: its seconds, a number like any other
+            frame[name] = frame[name].dt.total_seconds()
     return frame
 
 

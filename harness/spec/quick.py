@@ -84,9 +84,9 @@ def epochs_for(n_train: int) -> tuple[int, int]:
 
 
 def dropped_columns(frame: pd.DataFrame, target: str, drop: list[str], origin: str) -> dict[str, str]:
-    """{column: why} for the columns quick mode leaves out: those given with --drop, identifiers, and
-    columns with no value or one value throughout."""
-    from harness.data.profile import identifiers, uninformative
+    """{column: why} for the columns quick mode leaves out: those given with --drop, columns of lists or
+    mappings, identifiers, and columns with no value or one value throughout."""
+    from harness.data.profile import identifiers, nested, uninformative
 
     unknown = [c for c in drop if c not in frame.columns]
     if unknown:
@@ -96,6 +96,8 @@ def dropped_columns(frame: pd.DataFrame, target: str, drop: list[str], origin: s
         raise HarnessError(f"{origin}: --drop {target}: that is the target (--target); it cannot be dropped")
     reasons = {c: "named with --drop" for c in drop}
     features = frame.drop(columns=[target, *drop])
+    reasons.update(nested(features))  # dropped whatever is left: nothing can read them
+    features = features.drop(columns=[c for c in reasons if c in features.columns])
     for column, why in {**uninformative(features), **identifiers(features)}.items():
         if len(reasons) < frame.shape[1] - 2:  # never drop the last feature
             reasons[column] = why
