@@ -141,6 +141,8 @@ def test_spaces_around_names_and_values_are_not_part_of_them(tmp_path) -> None:
     pd.testing.assert_frame_equal(read, houses, check_dtype=False)
     assert prepare(str(tmp_path / "padded.csv"), "aircon", "auto", 0.2, 0.2, seed=0, device="cpu").classes == \
         ["no", "yes"]
+    assert prepare(str(tmp_path / "padded.csv"), " aircon", "auto", 0.2, 0.2, seed=0, device="cpu").target == \
+        "aircon"  # the name a study file took from pandas before, with its space
     served = as_text(pd.Series([" Private", "Private ", None, 3]))  # a served model's text columns alike
     assert list(served[[0, 1, 3]]) == ["Private", "Private", "3"] and pd.isna(served[2])
 

@@ -215,6 +215,8 @@ def load_source(source: str, target: str | None, seed: int) -> tuple[pd.DataFram
     target = target or default_target
     if target is None:
         raise HarnessError(f"data.target is required for {source}: name the column to predict")
+    if target not in frame.columns and target.strip() in frame.columns:
+        target = target.strip()  # ' income', as pandas named it before names were read without spaces
     if target not in frame.columns:
         shown = ", ".join(map(str, frame.columns[:20])) + (" ..." if len(frame.columns) > 20 else "")
         raise HarnessError(f"data.target: column {target!r} is not in {source}; its columns are: {shown}")
