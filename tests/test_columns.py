@@ -192,3 +192,19 @@ def test_quick_mode_split_by_group_cross_validates_by_group_and_the_model_needs_
     frame.drop(columns=["person_id", "y"]).head(5).to_csv(workdir / "new.csv", index=False)
     run_cli("predict", "models:/panel@champion", "new.csv", "-o", "out.csv")
     assert len(pd.read_csv(workdir / "out.csv")) == 5
+
+
+@pytest.mark.slow
+def test_a_model_of_padded_names_predicts_a_table_whose_names_have_no_spaces(workdir: Path) -> None:
+    """A Parquet file keeps ' store' as written (and CSVs did, before names were read without spaces): the
+    model takes ' store', and a CSV to predict, read without spaces, has 'store'."""
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({" price": rng.normal(size=120), " store": rng.choice(["a", "b"], 120)})
+    table["units"] = 2 * table[" price"] + (table[" store"] == "a")
+    table.to_parquet(workdir / "padded.parquet")
+    run_cli("study", "--data", "padded.parquet", "--target", "units", "--trials", "1", "--set", "train.epochs=3",
+            "--set", "baselines=false")
+    table.rename(columns=str.strip).head(5).to_csv(workdir / "rows.csv", index=False)
+    out = run_cli("predict", "models:/padded@champion", "rows.csv", "-o", "p.csv")
+    assert "warning" not in out.stderr, out.stderr
+    assert len(pd.read_csv(workdir / "p.csv")) == 5

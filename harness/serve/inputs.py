@@ -67,6 +67,16 @@ def input_frame(model, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def named_as_model(model, frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with the model's own name for a column it has without spaces around: a model trained on a
+    Parquet file (or a CSV before names were read without spaces) may take ' store' for a table's 'store'."""
+    schema = model.metadata.get_input_schema()
+    if schema is None:
+        return frame
+    padded = {c.strip(): c for c in schema.input_names() if c not in frame.columns and c.strip() in frame.columns}
+    return frame.rename(columns=padded) if padded else frame
+
+
 def fitted_preprocessor(model):
     """The fitted ColumnTransformer inside a harness pyfunc model; None for any other model."""
     try:

@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from harness.errors import HarnessError
-from harness.serve.inputs import InputProblem, input_frame, input_problems
+from harness.serve.inputs import InputProblem, input_frame, input_problems, named_as_model
 from harness.spec.names import is_named_source
 
 
@@ -118,6 +118,7 @@ def _predict(model, uri: str, inputs: pd.DataFrame | np.ndarray, where: str, str
     else:
         if len(inputs) == 0:
             raise HarnessError(f"{where} has no rows to predict")
+        inputs = named_as_model(model, inputs)
         try:
             frame = input_frame(model, inputs)
         except HarnessError as err:
