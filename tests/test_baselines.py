@@ -220,3 +220,17 @@ def test_a_bounded_sample_of_many_classes_keeps_a_row_of_each() -> None:
     assert (sampled_X["train"][:, 0] == sampled_y["train"]).all()  # each row with its own label
     assert len({tuple(r) for r in sampled_X["train"]}) == 1000  # no row twice
     assert _sample(X, y, None, seed=0, every_class=True)[1]["train"] is labels
+
+
+def test_a_cnn_study_expects_the_time_of_its_convolutions() -> None:
+    """digits_cnn.yaml: the MLP formula saw 64 inputs and a head of 128 units and expected 5.9 s of training
+    for 12 trials (quick mode's 2-trial digits study: "about a tenth of the study's expected 0s"); the
+    convolutions' multiply-adds make it 26 s (quick mode's 12 trials on digits trained for about 45 s)."""
+    from harness.record.budget import cnn_macs, expected_study_seconds
+    from harness.spec.schema import load_spec
+
+    spec = load_spec("experiments/digits_cnn.yaml", [])
+    # 3 blocks of up to 32 channels (doubling), 3x3 kernels, on 8x8: 64*1*32*9 + 16*32*64*9 + 4*64*128*9
+    assert cnn_macs(spec, 64) == 18_432 + 294_912 + 294_912
+    as_mlp = spec.model_copy(update={"model": spec.model.model_copy(update={"family": "mlp"})})
+    assert expected_study_seconds(spec, 1257, 64) > 4 * expected_study_seconds(as_mlp, 1257, 64)

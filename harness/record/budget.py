@@ -4,7 +4,8 @@ The bounds are counts (training rows, boosting iterations) computed from the siz
 data with per-unit costs measured on one CPU thread (STACK-NOTES section 6), never from a clock: the same
 study file gives the same baselines on any machine.
 
-    expected study  = trials x epochs a trial is expected to run x (steps x STEP + rows x 6 x MACs / FLOPS)
+    expected study  = trials x epochs a trial is expected to run x (steps x STEP + rows x 6 x MACs / FLOPS),
+                      MACs those of the widest MLP, or CNN (its convolutions), the space offers
     budget          = max(MIN_BUDGET, SHARE x expected study), half of it for each baseline
     boosting        = rows x features x trees per iteration x BOOSTING_CELL per iteration
 """
@@ -57,7 +58,24 @@ def expected_study_seconds(spec, n_train: int, n_features: int) -> float:
     width = max(int(h) for h in values_of(spec.model.hidden))
     layers = max(int(n) for n in values_of(spec.model.n_layers))
     macs = n_features * width + (layers - 1) * width * width + width  # multiply-adds of one row, forward
+    if "cnn" in values_of(spec.model.family):
+        macs = max(macs, cnn_macs(spec, n_features))
     return spec.study.trials * epochs * (steps * STEP_SECONDS + n_train * 6 * macs / FLOPS)
+
+
+def cnn_macs(spec, n_features: int) -> int:
+    """Multiply-adds of one image through the widest CNN the space offers: each block's convolution over
+    a map a quarter of the last one's, channels doubling. The pixels are taken as n_features, exact for
+    the first block (pixels x channels in) and at most 3x too many after it (colour images)."""
+    blocks = max(int(b) for b in values_of(spec.model.conv_blocks))
+    channels = max(int(c) for c in values_of(spec.model.channels))
+    kernel = max(int(k) for k in values_of(spec.model.kernel_size))
+    macs, pixels, in_channels = 0, n_features, 1
+    for block in range(blocks):
+        out = channels * 2 ** block
+        macs += pixels * in_channels * out * kernel * kernel
+        pixels, in_channels = max(1, pixels // 4), out
+    return macs
 
 
 def bounds(spec, n_train: int, n_features: int, n_classes: int | None, max_iterations: int) -> Bounds:
