@@ -93,6 +93,15 @@ def test_a_column_without_values_is_left_out_quietly_and_said_so() -> None:
     assert [kind for _, kind, _ in rows[3:]] == ["numeric", "categorical"]
 
 
+def test_a_long_name_is_cut_in_the_terminal_listing_so_the_treatments_stay_aligned() -> None:
+    from harness.data.profile import NAME_SHOWN, report_lines
+
+    long = "a very long column name " * 12
+    lines = report_lines([(long, "numeric", "scaled"), ("shop", "categorical", "one-hot, 2 values")])
+    assert lines[0] == f"{long[:NAME_SHOWN - 3]}...  numeric      scaled"
+    assert lines[1].index("categorical") == lines[0].index("numeric") == NAME_SHOWN + 2
+
+
 def test_a_categorical_column_of_thousands_of_values_is_one_hot_within_a_bound(monkeypatch) -> None:
     """Dense one-hot of a million rows' zip codes would not fit in memory: the most frequent values get a
     column each and the rare ones share one, within columns.ONE_HOT_CELLS cells of training rows."""

@@ -18,7 +18,8 @@ ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|key|index|nr|no)$|^(id|uuid)[_\s-]|[a-
 MIN_ROWS_FOR_ID = 20  # fewer rows than this: all-distinct values are no evidence of an identifier
 NEAR_COPY = 0.98  # |rank correlation| (regression) or class purity (classification) above which we warn
 NEAR_COPY_ERRORS = 0.25  # classification: a copy errs at most this share as often as the most frequent class
-NEAR_COPY_ROWS = 100_000  # rows looked at (a sample of a larger table)
+NEAR_COPY_ROWS = 100_000
+NAME_SHOWN = 40  # characters of a column's name in the terminal's listing  # rows looked at (a sample of a larger table)
 
 
 def identifier_reason(column: pd.Series, name: str) -> str | None:
@@ -165,6 +166,8 @@ def with_scaling(rows: list[tuple[str, str, str]], scalings: list[str]) -> list[
 
 
 def report_lines(rows: list[tuple[str, str, str]]) -> list[str]:
-    """The treatments as aligned lines for the terminal."""
-    width = max((len(str(name)) for name, _, _ in rows), default=0)
-    return [f"{str(name):<{width}}  {kind:<11}  {detail}" for name, kind, detail in rows]
+    """The treatments as aligned lines for the terminal; a name longer than NAME_SHOWN is cut there, so
+    one long name does not push every treatment off the screen (the report shows it whole)."""
+    names = [str(name) if len(str(name)) <= NAME_SHOWN else str(name)[:NAME_SHOWN - 3] + "..." for name, _, _ in rows]
+    width = max((len(name) for name in names), default=0)
+    return [f"{name:<{width}}  {kind:<11}  {detail}" for name, (_, kind, detail) in zip(names, rows)]
