@@ -100,6 +100,19 @@ def test_a_parquet_list_column_is_left_out_or_refused_and_a_duration_is_seconds(
     assert ("took", "numeric") in [(c, kind) for c, kind, _ in data.columns]
 
 
+def test_rows_repeated_many_times_are_pointed_out(tmp_path) -> None:
+    """Each of 200 rows three times: copies land in training and test alike, and the test score flatters."""
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"x": rng.normal(size=200), "y": rng.normal(size=200)})
+    pd.concat([table] * 3).to_csv(tmp_path / "copies.csv", index=False)
+    notes = prepare(str(tmp_path / "copies.csv"), "y", "regression", 0.2, 0.2, seed=0, device="cpu").notes
+    assert [n.split(":")[0] for n in notes if "repeat" in n] == \
+        ["400 of 600 rows repeat an earlier row in every column, the target too"]
+    table.to_csv(tmp_path / "once.csv", index=False)
+    assert not any("repeat" in n for n in prepare(str(tmp_path / "once.csv"), "y", "regression", 0.2, 0.2, seed=0,
+                                                  device="cpu").notes)
+
+
 def test_parquet_source(tmp_path) -> None:
     path = tmp_path / "houses.parquet"
     pd.read_csv(HOUSES).to_parquet(path)

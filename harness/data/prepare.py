@@ -25,7 +25,7 @@ from harness.data.columns import (
 )
 from harness.data.groups import group_hints, group_labels, group_split
 from harness.data.images import ImageScaler, check_image_folder, is_image_source, load_images
-from harness.data.profile import near_copies, nested, treatments
+from harness.data.profile import near_copies, nested, repeated_rows, treatments
 from harness.data.sources import WINDOWS, load_source, release_arrow_memory
 from harness.data.target import (
     TARGET_TRANSFORMS,
@@ -175,6 +175,8 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
         notes.append(f"dropped {int(missing.sum())} rows with no {target!r}")
         frame = frame.loc[~missing].reset_index(drop=True)
     check_row_count(len(frame))
+    if group is None:  # with groups, a repeated row stays with its group's rows
+        notes += repeated_rows(frame)
     if features and frame[features].isna().all().all():
         shown = ", ".join(map(repr, features[:5])) + (", ..." if len(features) > 5 else "")
         raise HarnessError(f"data.source: every column besides the target {target!r} is empty in the rows that "

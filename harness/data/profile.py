@@ -19,6 +19,7 @@ MIN_ROWS_FOR_ID = 20  # fewer rows than this: all-distinct values are no evidenc
 NEAR_COPY = 0.98  # |rank correlation| (regression) or class purity (classification) above which we warn
 NEAR_COPY_ERRORS = 0.25  # classification: a copy errs at most this share as often as the most frequent class
 NEAR_COPY_ROWS = 100_000
+REPEATS, MIN_REPEATS = 0.01, 10  # share and count of repeated rows worth a note
 NAME_SHOWN = 40  # characters of a column's name in the terminal's listing  # rows looked at (a sample of a larger table)
 
 
@@ -64,6 +65,17 @@ def nested(features: pd.DataFrame) -> dict[str, str]:
         if len(first) and isinstance(first.iloc[0], (list, tuple, dict, set, np.ndarray)):
             found[str(name)] = f"lists or mappings in its cells (e.g. {_shown(first.iloc[0])}): no encoder reads them"
     return found
+
+
+def repeated_rows(frame: pd.DataFrame) -> list[str]:
+    """A note when REPEATS or more of the rows repeat an earlier row in every column, the target too: a
+    copy of a training row in the test split is a question whose answer the model has seen."""
+    repeats = int(pd.util.hash_pandas_object(frame, index=False).duplicated().sum())  # 0.25 s per 1M x 5
+    if repeats < max(MIN_REPEATS, REPEATS * len(frame)):
+        return []
+    return [f"{repeats:,} of {len(frame):,} rows repeat an earlier row in every column, the target too: where "
+            "copies of one row fall in training and test, the test score is optimistic; if they are copies, "
+            "not separate observations, drop them (pandas: drop_duplicates)"]
 
 
 def uninformative(features: pd.DataFrame) -> dict[str, str]:
