@@ -108,6 +108,11 @@ def test_rows_repeated_many_times_are_pointed_out(tmp_path) -> None:
     notes = prepare(str(tmp_path / "copies.csv"), "y", "regression", 0.2, 0.2, seed=0, device="cpu").notes
     assert [n.split(":")[0] for n in notes if "repeat" in n] == \
         ["400 of 600 rows repeat an earlier row in every column, the target too"]
+    categories = pd.DataFrame({"sex": ["f", "m"] * 300, "class": ["1st", "2nd", "3rd"] * 200,
+                               "y": ["no", "no", "yes"] * 200})
+    categories.to_csv(tmp_path / "people.csv", index=False)  # people sharing every value: no copies
+    assert not any("repeat" in n for n in prepare(str(tmp_path / "people.csv"), "y", "classification", 0.2, 0.2,
+                                                  seed=0, device="cpu").notes)
     table.to_csv(tmp_path / "once.csv", index=False)
     assert not any("repeat" in n for n in prepare(str(tmp_path / "once.csv"), "y", "regression", 0.2, 0.2, seed=0,
                                                   device="cpu").notes)

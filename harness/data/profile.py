@@ -18,9 +18,9 @@ ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|key|index|nr|no)$|^(id|uuid)[_\s-]|[a-
 MIN_ROWS_FOR_ID = 20  # fewer rows than this: all-distinct values are no evidence of an identifier
 NEAR_COPY = 0.98  # |rank correlation| (regression) or class purity (classification) above which we warn
 NEAR_COPY_ERRORS = 0.25  # classification: a copy errs at most this share as often as the most frequent class
-NEAR_COPY_ROWS = 100_000
+NEAR_COPY_ROWS = 100_000  # rows looked at (a sample of a larger table)
 REPEATS, MIN_REPEATS = 0.01, 10  # share and count of repeated rows worth a note
-NAME_SHOWN = 40  # characters of a column's name in the terminal's listing  # rows looked at (a sample of a larger table)
+NAME_SHOWN = 40  # characters of a column's name in the terminal's listing
 
 
 def identifier_reason(column: pd.Series, name: str) -> str | None:
@@ -69,7 +69,11 @@ def nested(features: pd.DataFrame) -> dict[str, str]:
 
 def repeated_rows(frame: pd.DataFrame) -> list[str]:
     """A note when REPEATS or more of the rows repeat an earlier row in every column, the target too: a
-    copy of a training row in the test split is a question whose answer the model has seen."""
+    copy of a training row in the test split is a question whose answer the model has seen. Only where a
+    column holds measured numbers (with decimals): in a table of categories alone (Titanic's class, age,
+    sex) people who share every value are separate observations, not copies."""
+    if not any(pd.api.types.is_float_dtype(frame[c]) and (frame[c].dropna() % 1 != 0).any() for c in frame.columns):
+        return []
     repeats = int(pd.util.hash_pandas_object(frame, index=False).duplicated().sum())  # 0.25 s per 1M x 5
     if repeats < max(MIN_REPEATS, REPEATS * len(frame)):
         return []
