@@ -30,6 +30,9 @@ def test_the_conv_blocks_fit_the_image_and_the_study_is_a_cnn_of_images(tmp_path
     assert "90 images of 3x16x16" in spec.description and "3 classes" in spec.description
     with pytest.raises(HarnessError, match="no array named 'labels'"):  # the labels under another name
         quick_image_spec(str(tmp_path / "cells.npz"), None)
+    (tmp_path / "photos" / "cats").mkdir(parents=True)
+    with pytest.raises(HarnessError, match="--target kind: a folder of images is labelled by its sub-folder names"):
+        quick_image_spec(str(tmp_path / "photos"), "kind")  # the study file's `data.target` was named before
 
 
 @pytest.mark.slow

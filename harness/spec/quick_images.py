@@ -92,6 +92,9 @@ def quick_image_spec(data: str, target: str | None, task: str = "auto", name: st
 
     origin = f"--data {data}"
     source = str(Path(data).resolve())
+    if Path(source).is_dir() and target not in (None, "label"):
+        raise HarnessError(f"{origin}: --target {target}: a folder of images is labelled by its sub-folder "
+                           "names; leave --target out")
     try:
         images, labels, key = load_images(source, target)
     except HarnessError as err:
