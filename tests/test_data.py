@@ -124,6 +124,23 @@ def test_parquet_source(tmp_path) -> None:
     assert prepare(str(path), "price", "auto", 0.2, 0.2, seed=0, device="cpu").task == "regression"
 
 
+@pytest.mark.parametrize("name", ["houses.csv.gz", "houses.csv.bz2", "houses.csv.zip", "houses.tsv.xz"])
+def test_a_compressed_csv_is_read_as_the_csv_it_holds(tmp_path, name: str) -> None:
+    """Datasets often ship as data.csv.gz: it was `unsupported file type '.gz'`."""
+    from harness.spec.quick import quick_spec
+
+    houses = pd.read_csv(HOUSES)
+    houses.to_csv(tmp_path / name, index=False, sep="\t" if ".tsv" in name else ",")
+    pd.testing.assert_frame_equal(read_table(tmp_path / name), houses, check_dtype=False)
+    assert quick_spec(str(tmp_path / name), "price").name == "houses"
+    european = houses.assign(city=["Zürich"] * len(houses))  # a European CSV's conventions inside, too
+    european.to_csv(tmp_path / name, index=False, sep=";", decimal=",", encoding="cp1252")
+    pd.testing.assert_frame_equal(read_table(tmp_path / name), european, check_dtype=False)
+    (tmp_path / "broken.csv.gz").write_bytes(b"not gzip")
+    with pytest.raises(HarnessError, match="cannot read .*broken.csv.gz as a gz-compressed file"):
+        read_table(tmp_path / "broken.csv.gz")
+
+
 def test_a_windows_1252_csv_is_read_as_it_was_written_and_said_so(tmp_path) -> None:
     """Excel on Windows saves "CSV" in Windows-1252: `Zürich` is the byte 0xfc, which UTF-8 refused."""
     table = pd.DataFrame({"city": ["Zürich", "Genève", "Bern"] * 20, "x": np.arange(60) / 4,

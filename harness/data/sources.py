@@ -6,9 +6,13 @@ here encodes, scales or splits.
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import inspect
+import lzma
 import re
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +26,15 @@ SYNTHETIC = ("linear",)
 # The first lesson of the PyTorch workflow: a straight line with known weight and bias to recover.
 LINEAR_WEIGHT, LINEAR_BIAS, LINEAR_ROWS = 0.7, 0.3, 1000
 CSV_SUFFIXES, PARQUET_SUFFIXES = (".csv", ".txt", ".tsv"), (".parquet", ".pq")
+# A compressed CSV (data.csv.gz) is read as it is: pandas decompresses by the suffix, and so does the
+# look at its header here.
+def _zip_member(path: Path):
+    """The first (for pandas, the only) file in a .zip archive, opened to read."""
+    archive = zipfile.ZipFile(path)
+    return archive.open(archive.namelist()[0])
+
+
+COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".zip": _zip_member}
 # A .csv whose header has no comma but one of these was written with that separator, and is read with it.
 OTHER_SEPARATORS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 # A CSV that is not UTF-8 is read as Windows-1252, as Excel on Windows saves "CSV" in Western Europe and
@@ -52,9 +65,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise HarnessError(f"{path} is a folder; a table is one .csv or .parquet file")
     if not path.is_file():
         raise HarnessError(f"data file {str(path)!r} not found; give a path to a .csv or .parquet file")
-    suffix = path.suffix.lower()
+    suffix = table_suffix(path)
     if suffix not in CSV_SUFFIXES + PARQUET_SUFFIXES:
-        raise HarnessError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
+        raise HarnessError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet (a .csv may be "
+                           f"compressed: .csv.gz, .csv.zip)")
     if path.stat().st_size == 0:
         raise HarnessError(f"{path} is empty (0 bytes); a table needs a header row and rows of data")
     if suffix in CSV_SUFFIXES:
@@ -64,6 +78,30 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if len(frame) == 0:
         raise HarnessError(f"{path} has a header ({', '.join(map(str, frame.columns[:5]))}) but no rows")
     return read_formatted_numbers(frame)
+
+
+def table_suffix(path: Path) -> str:
+    """The table's own suffix: `.csv` for data.csv and for data.csv.gz; a compressed Parquet file is not
+    read (Parquet compresses inside)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if len(suffixes) >= 2 and suffixes[-1] in COMPRESSED and suffixes[-2] in CSV_SUFFIXES:
+        return suffixes[-2]
+    return path.suffix.lower()
+
+
+def table_stem(path: Path) -> str:
+    """The file's name without its table suffix: houses for houses.csv and for houses.csv.gz."""
+    return Path(path.stem).stem if table_suffix(path) != path.suffix.lower() else path.stem
+
+
+def _read_bytes(path: Path, first_line: bool = False) -> bytes:
+    """The file's bytes as written before compression (its first line only, with `first_line`)."""
+    opener = COMPRESSED.get(path.suffix.lower(), lambda p: p.open("rb"))
+    try:
+        with opener(path) as f:
+            return f.readline() if first_line else f.read()
+    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError, IndexError) as err:  # a damaged archive
+        raise HarnessError(f"cannot read {path} as a {path.suffix[1:]}-compressed file: {err}") from None
 
 
 def _read_csv(path: Path, sep: str, decimal: str = ".", thousands: str | None = None,
@@ -98,7 +136,7 @@ def _read_csv(path: Path, sep: str, decimal: str = ".", thousands: str | None = 
 def _windows_text(path: Path) -> bool:
     """Bytes that are text in Windows-1252, as Excel on Windows saves a CSV: no NUL byte (UTF-16 has them)
     and none of the five bytes that code page leaves undefined."""
-    data = path.read_bytes()
+    data = _read_bytes(path)
     if b"\x00" in data:
         return False
     try:
@@ -142,8 +180,7 @@ def _as_text(column: pd.Series) -> pd.Series:
 
 def _separator(path: Path, sep: str) -> str:
     """`sep`, unless the header (outside quotes) has none of it but another separator."""
-    with path.open("rb") as f:
-        header = f.readline().decode("utf-8", errors="replace")  # bytes that are not UTF-8: _read_csv says so
+    header = _read_bytes(path, first_line=True).decode("utf-8", errors="replace")  # not UTF-8: _read_csv says so
     header = re.sub(r'"[^"]*"', "", header)  # "price, in $";"size" is a semicolon header
     if sep in header:
         return sep
@@ -151,7 +188,7 @@ def _separator(path: Path, sep: str) -> str:
 
 
 def _not_utf8(path: Path) -> str:
-    data = path.read_bytes()
+    data = _read_bytes(path)
     try:
         data.decode("utf-8")
         return f"{path} is not UTF-8 text; save it as UTF-8"

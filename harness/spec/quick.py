@@ -183,7 +183,7 @@ def model_space(features: pd.DataFrame, tabm: bool, widest: int = WIDTHS[1]) -> 
 def quick_spec(data: str, target: str, task: str = "auto", name: str | None = None,
                overrides: list[str] = (), drop: list[str] = ()) -> StudySpec:
     """The study `harness study --data FILE --target COL` runs, chosen from a look at the table."""
-    from harness.data.sources import load_source
+    from harness.data.sources import load_source, table_stem
 
     origin = f"--data {data}"
     source = str(Path(data).resolve()) if Path(data).exists() else data
@@ -191,6 +191,6 @@ def quick_spec(data: str, target: str, task: str = "auto", name: str | None = No
         frame, target = load_source(source, target, 0)
     except HarnessError as err:
         raise HarnessError(f"{origin}: {err}") from None
-    name = name or re.sub(r"[^A-Za-z0-9.-]+", "-", Path(data).stem).strip("-.") or "quick"
+    name = name or re.sub(r"[^A-Za-z0-9.-]+", "-", table_stem(Path(data))).strip("-.") or "quick"
     dropped = dropped_columns(frame, target, list(drop), origin)
     return build_spec(quick_raw(frame, target, task, name, source, Path(data).name, dropped), origin, overrides)
