@@ -217,3 +217,29 @@ def test_a_model_of_padded_names_predicts_a_table_whose_names_have_no_spaces(wor
     out = run_cli("predict", "models:/padded@champion", "rows.csv", "-o", "p.csv")
     assert "warning" not in out.stderr, out.stderr
     assert len(pd.read_csv(workdir / "p.csv")) == 5
+
+
+@pytest.mark.slow
+def test_the_registered_model_takes_a_true_false_column_as_pandas_reads_it(workdir: Path) -> None:
+    """pandas reads True/False as bool; the model reads that column as the text it was trained on. MLflow's
+    `string` in the signature refused the bool column (`Can not safely convert bool to <U0`) when a user
+    gave the pyfunc model the table as read."""
+    import mlflow
+
+    import harness
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"x": rng.normal(size=150), "member": rng.choice([True, False], 150)})
+    table["spend"] = table["x"] + 2 * table["member"]
+    table.to_csv(workdir / "shop.csv", index=False)
+    run_cli("study", "--data", "shop.csv", "--target", "spend", "--trials", "1", "--set", "train.epochs=3",
+            "--set", "baselines=false")
+    rows = pd.read_csv(workdir / "shop.csv").drop(columns=["spend"])
+    assert rows["member"].dtype == bool
+    model = mlflow.pyfunc.load_model("models:/shop@champion")
+    kinds = {spec.name: str(spec.type) for spec in model.metadata.get_input_schema().inputs}
+    assert kinds == {"x": "Any", "member": "Any"}
+    direct = model.predict(rows)["prediction"].to_numpy()
+    as_text = model.predict(rows.assign(member=rows["member"].astype(str)))["prediction"].to_numpy()
+    np.testing.assert_allclose(direct, as_text, rtol=1e-6)
+    np.testing.assert_allclose(direct, harness.predict("models:/shop@champion", rows)["prediction"], rtol=1e-6)

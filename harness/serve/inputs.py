@@ -62,7 +62,7 @@ def input_frame(model, frame: pd.DataFrame) -> pd.DataFrame:
                                    "harness) takes whole numbers there; fill them in")
         elif name in numbers or kind in ("double", "float"):
             out[name] = to_numbers(out[name])
-        elif kind == "string":
+        elif kind == "string" or preprocessor is not None:  # a harness model's other columns are text
             out[name] = as_text(out[name])
     return out
 

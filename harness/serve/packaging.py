@@ -29,7 +29,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 from mlflow.models import Model, ModelSignature, infer_signature
-from mlflow.types import ColSpec, DataType, Schema
+from mlflow.types import ColSpec, Schema
 from mlflow.types.schema import AnyType
 
 from harness.data.columns import as_model_input
@@ -82,7 +82,7 @@ class Template:
             with tempfile.TemporaryDirectory() as folder:
                 mlflow.pyfunc.save_model(local, python_model=str(ENTRY), artifacts=predictor.save(Path(folder)),
                                          code_paths=[str(PACKAGE_DIR)], pip_requirements=REQUIREMENTS,
-                                         signature=any_number(infer_signature(example, predictor.predict(example))),
+                                         signature=any_column(infer_signature(example, predictor.predict(example))),
                                          input_example=example, mlflow_model=meta)
             cls.folder = tempfile.TemporaryDirectory(prefix="harness-model-template-")
             shutil.copytree(local, Path(cls.folder.name) / MODEL_NAME)
@@ -104,16 +104,16 @@ def _example_digest(example) -> str:
     return hashlib.sha256(np.ascontiguousarray(example).tobytes()).hexdigest() + str(example.dtype)
 
 
-def any_number(signature: ModelSignature) -> ModelSignature:
-    """Number columns declared `Any`: MLflow's `double` refuses an int64 column (a CSV of whole numbers)
-    and its `long` refuses a missing value, which the model imputes as in training. The model itself takes
-    any numbers and refuses text there (Predictor); names, required columns and text columns stay checked
-    by MLflow, through pyfunc and REST serving alike."""
+def any_column(signature: ModelSignature) -> ModelSignature:
+    """Every column declared `Any`, so raw rows pass as pandas reads them: MLflow's `double` refuses an
+    int64 column (a CSV of whole numbers), its `long` a missing value, and its `string` a True/False
+    column, which pandas reads as bool and the model reads as the text it was trained on. The model itself
+    reads each column as in training: numbers (refusing text there) or text (Predictor); names and required
+    columns stay checked by MLflow, through pyfunc and REST serving alike."""
     inputs = signature.inputs
     if inputs is None or inputs.is_tensor_spec():
         return signature
-    numbers = (DataType.double, DataType.float, DataType.long, DataType.integer)
-    columns = [ColSpec(AnyType(), spec.name, spec.required) if spec.type in numbers else spec for spec in inputs.inputs]
+    columns = [ColSpec(AnyType(), spec.name, spec.required) for spec in inputs.inputs]
     return ModelSignature(inputs=Schema(columns), outputs=signature.outputs, params=signature.params)
 
 
