@@ -26,7 +26,7 @@ from harness.data.columns import (
 from harness.data.groups import group_hints, group_labels, group_split
 from harness.data.images import ImageScaler, check_image_folder, is_image_source, load_images
 from harness.data.profile import near_copies, nested, repeated_rows, treatments
-from harness.data.sources import WINDOWS, load_source, release_arrow_memory
+from harness.data.sources import WINDOWS, columns_shown, load_source, release_arrow_memory
 from harness.data.target import (
     TARGET_TRANSFORMS,
     decode_target,
@@ -158,11 +158,7 @@ def prepare(source: str, target: str | None, task: str, val: float, test: float,
     notes = [f"read {Path(source).name} as Windows-1252 text (its bytes are not UTF-8)"] \
         if frame.attrs.get("encoding") == WINDOWS else []
     frame, dropped = _drop_columns(frame, target, drop or [], source)
-    unreadable = nested(frame.drop(columns=[target]))
-    if unreadable:
-        name, why = next(iter(unreadable.items()))
-        raise HarnessError(f"data.source: column {name!r} of {source} holds {why}; flatten it into columns of "
-                           f"numbers or text, or leave it out with data.drop: [{', '.join(unreadable)}]")
+    _check_no_nested_columns(frame, target, source)
     if group is not None:
         _check_group_column(frame, group, target, source)
         dropped[group] = "groups the split (data.split.group): each value's rows in one split"
@@ -274,7 +270,7 @@ def _drop_columns(frame: pd.DataFrame, target: str, drop: list[str] | dict[str, 
     unknown = [c for c in drop if c not in frame.columns]
     if unknown:
         raise HarnessError(f"data.drop: column {unknown[0]!r} is not in {source}; its columns are: "
-                           f"{_columns_shown(frame)}")
+                           f"{columns_shown(frame)}")
     if target in drop:
         raise HarnessError(f"data.drop: {target!r} is the target; it cannot be dropped")
     if len(drop) >= frame.shape[1] - 1:
@@ -282,17 +278,22 @@ def _drop_columns(frame: pd.DataFrame, target: str, drop: list[str] | dict[str, 
     return frame.drop(columns=drop), reasons
 
 
+def _check_no_nested_columns(frame: pd.DataFrame, target: str, source: str) -> None:
+    """No feature holds lists or mappings (a Parquet list or struct column), which nothing can encode."""
+    unreadable = nested(frame.drop(columns=[target]))
+    if unreadable:
+        name, why = next(iter(unreadable.items()))
+        raise HarnessError(f"data.source: column {name!r} of {source} holds {why}; flatten it into columns of "
+                           f"numbers or text, or leave it out with data.drop: [{', '.join(unreadable)}]")
+
+
 def _check_group_column(frame: pd.DataFrame, group: str, target: str, source: str) -> None:
     """data.split.group names a column of the table other than the target."""
     if group not in frame.columns:
         raise HarnessError(f"data.split.group: column {group!r} is not in {source}; its columns are: "
-                           f"{_columns_shown(frame)}")
+                           f"{columns_shown(frame)}")
     if group == target:
         raise HarnessError(f"data.split.group: {group!r} is the target; name the column whose rows belong together")
-
-
-def _columns_shown(frame: pd.DataFrame) -> str:
-    return ", ".join(map(str, frame.columns[:20])) + (" ..." if len(frame.columns) > 20 else "")
 
 
 def _class_targets(labels: np.ndarray, split_labels: dict[str, np.ndarray], target: str,

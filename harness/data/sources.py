@@ -26,15 +26,6 @@ SYNTHETIC = ("linear",)
 # The first lesson of the PyTorch workflow: a straight line with known weight and bias to recover.
 LINEAR_WEIGHT, LINEAR_BIAS, LINEAR_ROWS = 0.7, 0.3, 1000
 CSV_SUFFIXES, PARQUET_SUFFIXES = (".csv", ".txt", ".tsv"), (".parquet", ".pq")
-# A compressed CSV (data.csv.gz) is read as it is: pandas decompresses by the suffix, and so does the
-# look at its header here.
-def _zip_member(path: Path):
-    """The first (for pandas, the only) file in a .zip archive, opened to read."""
-    archive = zipfile.ZipFile(path)
-    return archive.open(archive.namelist()[0])
-
-
-COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".zip": _zip_member}
 # A .csv whose header has no comma but one of these was written with that separator, and is read with it.
 OTHER_SEPARATORS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 # A CSV that is not UTF-8 is read as Windows-1252, as Excel on Windows saves "CSV" in Western Europe and
@@ -53,6 +44,17 @@ DOT_THOUSANDS = r"[+-]?\d{1,3}(?:\.\d{3})+,\d+"
 PARQUET_READ = {"pre_buffer": False, **({"to_pandas_kwargs": {"split_blocks": True, "self_destruct": True}}
                                         if "to_pandas_kwargs" in inspect.signature(pd.read_parquet).parameters
                                         else {})}  # pandas 3.0 and later
+
+
+def _zip_member(path: Path):
+    """The first (for pandas, the only) file in a .zip archive, opened to read."""
+    archive = zipfile.ZipFile(path)
+    return archive.open(archive.namelist()[0])
+
+
+# A compressed CSV (data.csv.gz) is read as it is: pandas decompresses by the suffix, and so does the
+# look at its header here.
+COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".zip": _zip_member}
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -96,7 +98,10 @@ def table_stem(path: Path) -> str:
 
 def _read_bytes(path: Path, first_line: bool = False) -> bytes:
     """The file's bytes as written before compression (its first line only, with `first_line`)."""
-    opener = COMPRESSED.get(path.suffix.lower(), lambda p: p.open("rb"))
+    opener = COMPRESSED.get(path.suffix.lower())
+    if opener is None:  # a plain file: read_table has checked it is there
+        with path.open("rb") as f:
+            return f.readline() if first_line else f.read()
     try:
         with opener(path) as f:
             return f.readline() if first_line else f.read()
@@ -255,11 +260,16 @@ def load_source(source: str, target: str | None, seed: int) -> tuple[pd.DataFram
     if target not in frame.columns and target.strip() in frame.columns:
         target = target.strip()  # ' income', as pandas named it before names were read without spaces
     if target not in frame.columns:
-        shown = ", ".join(map(str, frame.columns[:20])) + (" ..." if len(frame.columns) > 20 else "")
-        raise HarnessError(f"data.target: column {target!r} is not in {source}; its columns are: {shown}")
+        raise HarnessError(f"data.target: column {target!r} is not in {source}; its columns are: "
+                           f"{columns_shown(frame)}")
     if frame.shape[1] < 2:
         raise HarnessError(f"{source} has no feature columns besides the target {target!r}")
     return frame, target
+
+
+def columns_shown(frame: pd.DataFrame) -> str:
+    """A table's first 20 column names, for a message that names a column it lacks."""
+    return ", ".join(map(str, frame.columns[:20])) + (" ..." if len(frame.columns) > 20 else "")
 
 
 def _bundled(name: str) -> tuple[pd.DataFrame, str]:
